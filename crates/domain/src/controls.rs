@@ -1,0 +1,1 @@
+//! Spending controls: being written (see helper brief).
