@@ -75,9 +75,14 @@ mod tests {
     fn allowed_and_refused_transitions() {
         let all = [Active, Suspended, Blocked, Closed];
         let allowed = [
-            (Active, Suspended), (Active, Blocked), (Active, Closed),
-            (Suspended, Active), (Suspended, Blocked), (Suspended, Closed),
-            (Blocked, Active), (Blocked, Closed),
+            (Active, Suspended),
+            (Active, Blocked),
+            (Active, Closed),
+            (Suspended, Active),
+            (Suspended, Blocked),
+            (Suspended, Closed),
+            (Blocked, Active),
+            (Blocked, Closed),
         ];
         for from in all {
             for to in all {

@@ -7,7 +7,16 @@ pub fn check_digit(digits: &[u8]) -> Option<u8> {
     for (i, b) in digits.iter().rev().enumerate() {
         let d = u32::from(b.checked_sub(b'0').filter(|d| *d <= 9)?);
         // Doubling starts at the rightmost digit because the check digit will follow it.
-        sum += if i % 2 == 0 { let x = d * 2; if x > 9 { x - 9 } else { x } } else { d };
+        sum += if i % 2 == 0 {
+            let x = d * 2;
+            if x > 9 {
+                x - 9
+            } else {
+                x
+            }
+        } else {
+            d
+        };
     }
     Some(b'0' + ((10 - (sum % 10)) % 10) as u8)
 }

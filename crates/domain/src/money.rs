@@ -22,10 +22,26 @@ pub struct Currency {
 
 /// (code, ISO numeric, minor digits). The numeric code is what terminals send (ISO 8583 DE 49).
 const CURRENCIES: &[(&str, u16, u8)] = &[
-    ("EUR", 978, 2), ("USD", 840, 2), ("GBP", 826, 2), ("CHF", 756, 2), ("PLN", 985, 2),
-    ("CZK", 203, 2), ("SEK", 752, 2), ("NOK", 578, 2), ("DKK", 208, 2), ("RUB", 643, 2),
-    ("KZT", 398, 2), ("UAH", 980, 2), ("TRY", 949, 2), ("AED", 784, 2), ("INR", 356, 2),
-    ("JPY", 392, 0), ("KRW", 410, 0), ("HUF", 348, 2), ("RON", 946, 2), ("BGN", 975, 2),
+    ("EUR", 978, 2),
+    ("USD", 840, 2),
+    ("GBP", 826, 2),
+    ("CHF", 756, 2),
+    ("PLN", 985, 2),
+    ("CZK", 203, 2),
+    ("SEK", 752, 2),
+    ("NOK", 578, 2),
+    ("DKK", 208, 2),
+    ("RUB", 643, 2),
+    ("KZT", 398, 2),
+    ("UAH", 980, 2),
+    ("TRY", 949, 2),
+    ("AED", 784, 2),
+    ("INR", 356, 2),
+    ("JPY", 392, 0),
+    ("KRW", 410, 0),
+    ("HUF", 348, 2),
+    ("RON", 946, 2),
+    ("BGN", 975, 2),
 ];
 
 impl Currency {

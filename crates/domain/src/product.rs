@@ -8,8 +8,11 @@ use std::{fmt, str::FromStr};
 pub enum Product {
     Diesel,
     DieselPremium,
+    #[serde(rename = "petrol_92")]
     Petrol92,
+    #[serde(rename = "petrol_95")]
     Petrol95,
+    #[serde(rename = "petrol_98")]
     Petrol98,
     Lpg,
     Cng,
@@ -30,8 +33,17 @@ pub enum VolumeUnit {
 
 impl Product {
     pub const ALL: [Product; 11] = [
-        Self::Diesel, Self::DieselPremium, Self::Petrol92, Self::Petrol95, Self::Petrol98,
-        Self::Lpg, Self::Cng, Self::Adblue, Self::EvCharging, Self::CarWash, Self::Shop,
+        Self::Diesel,
+        Self::DieselPremium,
+        Self::Petrol92,
+        Self::Petrol95,
+        Self::Petrol98,
+        Self::Lpg,
+        Self::Cng,
+        Self::Adblue,
+        Self::EvCharging,
+        Self::CarWash,
+        Self::Shop,
     ];
 
     pub fn as_str(self) -> &'static str {

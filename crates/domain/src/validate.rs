@@ -26,7 +26,11 @@ impl FieldError {
 
     /// Prefixes the field path, so nested validators can report `controls.daily.amount`.
     pub fn within(mut self, parent: &str) -> Self {
-        self.field = if self.field.is_empty() { parent.to_owned() } else { format!("{parent}.{}", self.field) };
+        self.field = if self.field.is_empty() {
+            parent.to_owned()
+        } else {
+            format!("{parent}.{}", self.field)
+        };
         self
     }
 }
@@ -47,7 +51,10 @@ pub fn text(field: &str, value: &str, max_chars: usize) -> Result<String, FieldE
         return Err(FieldError::invalid(field, "must not be empty"));
     }
     if trimmed.chars().count() > max_chars {
-        return Err(FieldError::out_of_range(field, format!("must be at most {max_chars} characters")));
+        return Err(FieldError::out_of_range(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(FieldError::invalid(field, "must not contain control characters"));
@@ -71,5 +78,48 @@ mod tests {
     fn nested_field_paths() {
         let e = FieldError::invalid("amount", "x").within("daily").within("controls");
         assert_eq!(e.field, "controls.daily.amount");
+    }
+}
+
+/// Checks an IANA time zone name such as `Europe/Berlin` against the bundled tz database.
+pub fn time_zone(field: &str, name: &str) -> Result<String, FieldError> {
+    match time_tz::timezones::get_by_name(name) {
+        Some(_) => Ok(name.to_owned()),
+        None => {
+            Err(FieldError::invalid(field, "must be an IANA time zone name, e.g. Europe/Berlin"))
+        }
+    }
+}
+
+/// Checks and normalises (lower-cases) an email address. Deliberately simple: one `@`, a
+/// dot in the domain, no spaces; delivery is what really proves an address.
+pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
+    let email = value.trim().to_lowercase();
+    let valid = email.len() <= MAX_EMAIL_CHARS
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !domain.contains('@')
+                && !domain.starts_with('.') && !domain.ends_with('.'));
+    if valid {
+        Ok(email)
+    } else {
+        Err(FieldError::invalid(field, "must be an email address"))
+    }
+}
+
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    #[test]
+    fn time_zones_and_emails() {
+        assert!(time_zone("tz", "Europe/Berlin").is_ok());
+        assert!(time_zone("tz", "Mars/Olympus").is_err());
+        assert_eq!(email("e", " Ann@Fleet.Example ").unwrap(), "ann@fleet.example");
+        for bad in ["", "ann", "ann@", "@x.com", "a b@x.com", "ann@localhost", "a@b@c.com"] {
+            assert!(email("e", bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,0 +1,34 @@
+//! Settings of the `forecourt` process. Every limit carries its unit in its name.
+
+use issuing::IssuingConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite:<file>` (the embedded default) or `postgres://...`.
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub hsm: HsmConfig,
+    pub issuing: IssuingConfig,
+    /// Create the demo fleet when the database has no org yet.
+    pub seed_demo: bool,
+}
+
+#[derive(Clone)]
+pub struct HsmConfig {
+    /// Where the in-process HSM keeps its key store.
+    pub dir: PathBuf,
+    /// LMK components (hex). `None`: demo mode, components kept beside the store.
+    pub components: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for HsmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let components = self.components.as_ref().map(|c| format!("{} given", c.len()));
+        f.debug_struct("HsmConfig")
+            .field("dir", &self.dir)
+            .field("components", &components.as_deref().unwrap_or("demo mode"))
+            .finish()
+    }
+}

@@ -1,0 +1,105 @@
+//! `forecourt`: the Forecourt server. With no arguments it runs the embedded default: SQLite
+//! in `./forecourt-data/`, the in-process HSM in demo mode, and a demo fleet.
+
+use clap::Parser;
+use issuing::IssuingConfig;
+use server::{demo, Config, HsmConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "forecourt", version, about = "Virtual fuel cards paid by phone: the backend")]
+struct Args {
+    /// `sqlite:<file>` or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "FORECOURT_DATABASE_URL",
+        default_value = "sqlite:forecourt-data/forecourt.db"
+    )]
+    database_url: String,
+    #[arg(long, env = "FORECOURT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Key store directory of the in-process HSM.
+    #[arg(long, env = "FORECOURT_HSM_DIR", default_value = "forecourt-data/hsm")]
+    hsm_dir: PathBuf,
+    /// LMK components, comma-separated hex (from `forecourt-hsm init`). Without them the
+    /// HSM runs in demo mode and keeps its components beside the store.
+    #[arg(long, env = "FORECOURT_HSM_COMPONENTS", value_delimiter = ',', hide_env_values = true)]
+    hsm_components: Option<Vec<String>>,
+    /// Issuer BIN that new cards are numbered under (6 to 8 digits).
+    #[arg(long, env = "FORECOURT_ISSUER_BIN", default_value = "700123")]
+    issuer_bin: String,
+    /// Do not create the demo fleet on an empty database.
+    #[arg(long)]
+    no_demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("forecourt stopped: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if args.database_url.starts_with("sqlite:forecourt-data/") {
+        std::fs::create_dir_all("forecourt-data")?;
+    }
+    let config = Config {
+        database_url: args.database_url,
+        listen: args.listen,
+        hsm: HsmConfig { dir: args.hsm_dir, components: args.hsm_components },
+        issuing: IssuingConfig { issuer_bin: args.issuer_bin, ..IssuingConfig::default() },
+        seed_demo: !args.no_demo,
+    };
+    let (app, state) = server::build(&config).await?;
+    if config.seed_demo {
+        if let Some(fleet) = demo::seed_if_empty(&state.issuing).await? {
+            print_demo(&fleet);
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    tracing::info!(listen = %config.listen, database = state.issuing.store().backend().as_str(), "forecourt is serving");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn print_demo(fleet: &demo::DemoFleet) {
+    println!("\nDemo fleet created. Every demo account's password is {:?}:", demo::DEMO_PASSWORD);
+    for (role, email) in &fleet.logins {
+        println!("  {:<14} {email}", role.as_str());
+    }
+    println!("Try:  curl -s localhost:8080/v1/auth/login -H 'content-type: application/json' \\");
+    println!(
+        "        -d '{{\"email\":\"owner@demo-taxi.example\",\"password\":\"{}\"}}'\n",
+        demo::DEMO_PASSWORD
+    );
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,8 @@
+use issuing::Issuing;
+use store::SqlStore;
+
+/// What every handler can reach. Cheap to clone (everything inside is shared).
+#[derive(Clone)]
+pub struct AppState {
+    pub issuing: Issuing<SqlStore>,
+}

@@ -1,0 +1,267 @@
+//! Rows as the services see them. Times are unix microseconds (`*_us`), money and volume
+//! integers. `version` is the optimistic-concurrency counter of the row as read.
+
+use domain::{
+    CardId, CardStatus, Currency, GroupId, OrgId, Product, Role, SessionId, UserId, VehicleId,
+};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgRecord {
+    pub id: OrgId,
+    pub name: String,
+    pub currency: Currency,
+    pub time_zone: String,
+    pub created_us: i64,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    pub id: GroupId,
+    pub org_id: OrgId,
+    pub parent_id: Option<GroupId>,
+    /// `/<root id>/.../<own id>/`: the group's subtree is every path with this prefix.
+    pub path: String,
+    pub name: String,
+    pub created_us: i64,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Created, has not set a password yet.
+    Invited,
+    Active,
+    Deactivated,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invited => "invited",
+            Self::Active => "active",
+            Self::Deactivated => "deactivated",
+        }
+    }
+}
+
+/// A user row. Password and invite hashes are never printed (see the `Debug` impl).
+#[derive(Clone, PartialEq)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub org_id: Option<OrgId>,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub group_id: Option<GroupId>,
+    /// Path of `group_id`, joined on read (empty on insert).
+    pub group_path: Option<String>,
+    pub status: UserStatus,
+    pub password_hash: Option<String>,
+    pub invite_hash: Option<String>,
+    pub invite_expires_us: Option<i64>,
+    pub created_us: i64,
+    pub version: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("role", &self.role)
+            .field("group_id", &self.group_id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub org_id: Option<OrgId>,
+    pub created_us: i64,
+    pub expires_us: i64,
+    pub revoked_us: Option<i64>,
+}
+
+/// A refresh token as stored: only its SHA-256 hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshTokenRecord {
+    pub token_hash: String,
+    pub session_id: SessionId,
+    pub issued_us: i64,
+    pub expires_us: i64,
+    pub used_us: Option<i64>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshOutcome {
+    /// The token was fresh: it is now used and the next one replaces it.
+    Rotated(SessionRecord),
+    /// The token had been used before: someone replayed it, so the session is revoked.
+    ReuseDetected,
+    /// Unknown, expired, or its session is revoked or expired.
+    Invalid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveStatus {
+    Active,
+    Deactivated,
+}
+
+impl ActiveStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deactivated => "deactivated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VehicleRecord {
+    pub id: VehicleId,
+    pub org_id: OrgId,
+    pub group_id: Option<GroupId>,
+    pub group_path: Option<String>,
+    pub plate: String,
+    pub products: Vec<Product>,
+    pub tank_capacity_ml: i64,
+    pub status: ActiveStatus,
+    pub created_us: i64,
+    pub version: i64,
+}
+
+/// A card row. The PAN is here only as HSM ciphertext, keyed fingerprint and last four.
+#[derive(Clone, PartialEq)]
+pub struct CardRecord {
+    pub id: CardId,
+    pub org_id: OrgId,
+    pub group_id: Option<GroupId>,
+    pub group_path: Option<String>,
+    pub pan_ciphertext: Vec<u8>,
+    pub pan_fingerprint: Vec<u8>,
+    pub pan_last4: String,
+    pub pan_key_version: i64,
+    /// `YYYY-MM`: valid through the last day of that month.
+    pub expiry: String,
+    pub status: CardStatus,
+    pub status_reason: Option<String>,
+    pub driver_id: Option<UserId>,
+    pub vehicle_id: Option<VehicleId>,
+    pub created_us: i64,
+    pub updated_us: i64,
+    pub version: i64,
+}
+
+impl std::fmt::Debug for CardRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardRecord")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("pan_last4", &self.pan_last4)
+            .field("status", &self.status)
+            .field("driver_id", &self.driver_id)
+            .field("vehicle_id", &self.vehicle_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One period of a card being bound to a driver and/or vehicle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BindingRecord {
+    pub id: uuid::Uuid,
+    pub org_id: OrgId,
+    pub card_id: CardId,
+    pub driver_id: Option<UserId>,
+    pub vehicle_id: Option<VehicleId>,
+    pub bound_us: i64,
+    pub unbound_us: Option<i64>,
+    pub actor_id: UserId,
+}
+
+pub use domain::controls::Level as ControlLevel;
+
+/// The controls document set at one level, stored as JSON (validated by the service).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlsRecord {
+    pub org_id: OrgId,
+    pub level: ControlLevel,
+    pub subject_id: uuid::Uuid,
+    pub document: String,
+    pub updated_us: i64,
+    pub version: i64,
+}
+
+/// One append-only audit entry: who changed what, when, from what to what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: uuid::Uuid,
+    pub org_id: Option<OrgId>,
+    pub subject_type: &'static str,
+    pub subject_id: uuid::Uuid,
+    /// Set when the event belongs on a card's timeline.
+    pub card_id: Option<CardId>,
+    pub action: String,
+    pub actor_id: Option<UserId>,
+    pub actor_role: Option<Role>,
+    pub at_us: i64,
+    pub reason: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// The stored first answer to a create request with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    pub actor_id: UserId,
+    pub key: String,
+    pub org_id: Option<OrgId>,
+    /// SHA-256 (hex) of method, path and body: a different request under the same key is
+    /// refused.
+    pub request_hash: String,
+    pub status: u16,
+    pub body: String,
+    pub created_us: i64,
+}
+
+/// What a mutation writes besides its own rows, in the same transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    pub audit: Vec<AuditEvent>,
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+impl Effects {
+    pub fn audit(events: Vec<AuditEvent>) -> Self {
+        Self { audit: events, idempotency: None }
+    }
+
+    pub fn with_idempotency(mut self, record: Option<IdempotencyRecord>) -> Self {
+        self.idempotency = record;
+        self
+    }
+}
+
+/// Which slice of an org a listing may return.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// `None`: the whole org. `Some(path)`: only objects whose group path starts with it.
+    pub group_path: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    pub include_deactivated: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CardFilter {
+    pub driver_id: Option<UserId>,
+    pub status: Option<CardStatus>,
+}

@@ -1,0 +1,21 @@
+//! Labels of the base keys every store holds (created on first open). Callers name keys by
+//! label; they never see the keys themselves.
+
+use crate::keyblock::{KeyAlgorithm, KeyUsage};
+
+/// AES-256-GCM key encrypting PANs at rest.
+pub const PAN_DATA: &str = "pan-data";
+/// HMAC-SHA256 key for PAN fingerprints (lookup by card number).
+pub const PAN_FINGERPRINT: &str = "pan-fingerprint";
+/// P-256 key signing the server's ES256 JWTs.
+pub const JWT_SIGNING: &str = "jwt-signing";
+/// P-256 key signing server time for the phones' clock sync.
+pub const TIME_SIGNING: &str = "time-signing";
+
+/// The base keys: label, usage, algorithm.
+pub(crate) const BASE_KEYS: [(&str, KeyUsage, KeyAlgorithm); 4] = [
+    (PAN_DATA, KeyUsage::PanEncryption, KeyAlgorithm::Aes256Gcm),
+    (PAN_FINGERPRINT, KeyUsage::PanFingerprint, KeyAlgorithm::HmacSha256),
+    (JWT_SIGNING, KeyUsage::JwtSigning, KeyAlgorithm::EcdsaP256),
+    (TIME_SIGNING, KeyUsage::TimeSigning, KeyAlgorithm::EcdsaP256),
+];
