@@ -1,0 +1,281 @@
+//! The test story every API test runs against both databases: start the real application
+//! in-process on a fresh database (a temp SQLite file, or a new PostgreSQL database), seed
+//! the demo fleet, and talk to it through its router with real HTTP requests.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use server::demo::{DemoFleet, DEMO_PASSWORD};
+use server::{AppState, Config, HsmConfig};
+use sqlx::Connection;
+use std::path::PathBuf;
+use tower::ServiceExt;
+
+pub const PG_ADMIN_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn name(backend: Backend)` once per database.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub demo: DemoFleet,
+    pub dir: PathBuf,
+    pub backend: Backend,
+    pg_database: Option<(String, String)>,
+}
+
+/// Whether PostgreSQL must be there: on CI a missing database is a failure, not a skip.
+fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("FORECOURT_TEST_PG_URL").unwrap_or_else(|_| PG_ADMIN_URL_DEFAULT.to_owned())
+}
+
+/// Creates a fresh PostgreSQL database and returns its URL, or `None` (loudly) when no
+/// server is reachable outside CI.
+async fn fresh_pg_database() -> Option<(String, String)> {
+    let admin_url = pg_admin_url();
+    let mut admin = match sqlx::postgres::PgConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(e) if !on_ci() => {
+            eprintln!("\n*** SKIPPED: PostgreSQL test (no server at {admin_url}: {e}). Set FORECOURT_TEST_PG_URL or start PostgreSQL. ***\n");
+            return None;
+        }
+        Err(e) => panic!("PostgreSQL is required on CI but {admin_url} is unreachable: {e}"),
+    };
+    let name = format!("forecourt_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+    Some((name.clone(), format!("{base}/{name}")))
+}
+
+impl TestApp {
+    /// A fresh application with the demo fleet; `None` only when PostgreSQL is not
+    /// available outside CI (the skip is printed).
+    pub async fn start(backend: Backend) -> Option<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("forecourt-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (database_url, pg_database) = match backend {
+            Backend::Sqlite => (format!("sqlite:{}", dir.join("forecourt.db").display()), None),
+            Backend::Postgres => {
+                let (name, url) = fresh_pg_database().await?;
+                (url.clone(), Some((name, url)))
+            }
+        };
+        let config = Config {
+            database_url,
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            hsm: HsmConfig { dir: dir.join("hsm"), components: None },
+            issuing: issuing::IssuingConfig::default(),
+            seed_demo: true,
+        };
+        let (router, state) = server::build(&config).await.expect("build app");
+        let demo =
+            server::demo::seed_if_empty(&state.issuing).await.expect("seed").expect("demo fleet");
+        Some(Self { router, state, demo, dir, backend, pg_database })
+    }
+
+    /// Sends one request; returns the status and the JSON body (`null` when empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, _, body) =
+            self.call_with(method, path, token, body.map(|b| b.to_string()), &[]).await;
+        (status, body)
+    }
+
+    /// The full form: raw body text and extra headers.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(body.map_or_else(Body::empty, Body::from)).expect("request");
+        let response = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!("non-JSON body ({status}): {}", String::from_utf8_lossy(&bytes))
+            })
+        };
+        (status, headers, json)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    /// Logs in with a password; returns the whole token pair.
+    pub async fn login_pair(&self, email: &str, password: &str) -> Value {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {email}: {body}");
+        body
+    }
+
+    /// An access token for a demo account.
+    pub async fn token(&self, email: &str) -> String {
+        self.login_pair(email, DEMO_PASSWORD).await["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    pub async fn operator(&self) -> String {
+        self.token("operator@forecourt.example").await
+    }
+    pub async fn analyst(&self) -> String {
+        self.token("fraud@forecourt.example").await
+    }
+    pub async fn owner(&self) -> String {
+        self.token("owner@demo-taxi.example").await
+    }
+    /// Admin of the North depot.
+    pub async fn admin_north(&self) -> String {
+        self.token("admin.north@demo-taxi.example").await
+    }
+    /// Driver in the North depot, bound to the first demo card.
+    pub async fn anna(&self) -> String {
+        self.token("anna@demo-taxi.example").await
+    }
+    /// Driver in the South depot, bound to the second demo card.
+    pub async fn boris(&self) -> String {
+        self.token("boris@demo-taxi.example").await
+    }
+
+    pub fn north_card(&self) -> String {
+        self.demo.card_ids[0].to_string()
+    }
+    pub fn south_card(&self) -> String {
+        self.demo.card_ids[1].to_string()
+    }
+
+    /// Creates a user through the API and activates it with `password`; returns its id.
+    pub async fn invite_and_activate(&self, token: &str, body: Value, password: &str) -> String {
+        let (status, created) = self.post("/v1/users", token, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let invite = created["invite_token"].as_str().expect("invite").to_owned();
+        let (status, user) = self
+            .call(
+                Method::POST,
+                "/v1/auth/accept-invite",
+                None,
+                Some(json!({"invite_token": invite, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{user}");
+        created["user"]["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Group ids of the demo org by name.
+    pub async fn group_id(&self, name: &str) -> String {
+        let (_, groups) = self.get("/v1/groups", &self.owner().await).await;
+        groups
+            .as_array()
+            .expect("groups")
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap_or_else(|| panic!("no group {name}"))["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((name, _)) = self.pg_database.take() {
+            // Async drop does not exist; a short-lived runtime on its own thread does it.
+            let admin_url = pg_admin_url();
+            let _ = std::thread::spawn(move || {
+                let rt =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+                rt.block_on(async move {
+                    if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&admin_url).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut admin)
+                                .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
