@@ -66,7 +66,8 @@ impl TokenSigner {
         Ok(Self { hsm, decoding, validation, kid, public_sec1: sec1 })
     }
 
-    pub async fn sign(&self, claims: &Claims) -> Result<String> {
+    /// Signs any claims document (tests use this to forge malformed-but-signed tokens).
+    pub async fn sign<C: Serialize>(&self, claims: &C) -> Result<String> {
         let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": self.kid});
         let input = format!("{}.{}", b64_json(&header)?, b64_json(claims)?);
         let signature = self.hsm.sign(labels::JWT_SIGNING, input.as_bytes()).await?;
@@ -124,4 +125,73 @@ pub fn new_opaque_token() -> String {
 /// is needed when the input cannot be guessed.
 pub fn hash_opaque_token(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const ISS: &str = "forecourt";
+    const AUD: &str = "forecourt-api";
+
+    fn hsm() -> HsmClient {
+        let dir = std::env::temp_dir().join(format!("fc-jwt-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        HsmClient::in_process(hsm_sim::Engine::open_demo(&dir).unwrap())
+    }
+
+    fn claims(now: i64) -> Value {
+        json!({
+            "iss": ISS, "aud": AUD, "sub": UserId::new(), "iat": now, "exp": now + 600,
+            "jti": "j", "sid": SessionId::new(), "org": null, "role": "operator", "scope": null,
+        })
+    }
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    #[tokio::test]
+    async fn every_claim_is_required_and_checked() {
+        let signer = TokenSigner::new(hsm(), ISS, AUD).await.unwrap();
+        let good = claims(now());
+        assert!(signer.verify(&signer.sign(&good).await.unwrap()).is_ok());
+        for field in ["iss", "aud", "sub", "iat", "exp", "sid", "org", "role", "scope"] {
+            let mut c = good.clone();
+            c.as_object_mut().unwrap().remove(field);
+            let token = signer.sign(&c).await.unwrap();
+            assert!(signer.verify(&token).is_err(), "a token without {field} must be refused");
+        }
+        let mut expired = good.clone();
+        expired["exp"] = json!(now() - 120);
+        assert!(signer.verify(&signer.sign(&expired).await.unwrap()).is_err(), "expired");
+        for (field, value) in [("iss", "someone-else"), ("aud", "another-api")] {
+            let mut c = good.clone();
+            c[field] = json!(value);
+            assert!(signer.verify(&signer.sign(&c).await.unwrap()).is_err(), "wrong {field}");
+        }
+    }
+
+    #[tokio::test]
+    async fn other_keys_and_algorithms_are_refused() {
+        let signer = TokenSigner::new(hsm(), ISS, AUD).await.unwrap();
+        let stranger = TokenSigner::new(hsm(), ISS, AUD).await.unwrap();
+        let token = stranger.sign(&claims(now())).await.unwrap();
+        assert!(signer.verify(&token).is_err(), "signed by another HSM's key");
+        let body = B64.encode(claims(now()).to_string());
+        let none = format!("{}.{body}.", B64.encode(r#"{"alg":"none","typ":"JWT"}"#));
+        assert!(signer.verify(&none).is_err(), "alg none");
+        let hs = format!("{}.{body}.AAAA", B64.encode(r#"{"alg":"HS256","typ":"JWT"}"#));
+        assert!(signer.verify(&hs).is_err(), "alg confusion");
+    }
+
+    #[test]
+    fn opaque_tokens_are_random_and_hashed() {
+        let (a, b) = (new_opaque_token(), new_opaque_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(hash_opaque_token(&a).len(), 64);
+        assert_ne!(hash_opaque_token(&a), a);
+    }
 }
