@@ -159,11 +159,13 @@ impl StatusWord {
     pub const CLA_NOT_SUPPORTED: StatusWord = StatusWord(0x6E00);
 
     pub const fn sw1(self) -> u8 {
-        self.0.to_be_bytes()[0]
+        let [sw1, _] = self.0.to_be_bytes();
+        sw1
     }
 
     pub const fn sw2(self) -> u8 {
-        self.0.to_be_bytes()[1]
+        let [_, sw2] = self.0.to_be_bytes();
+        sw2
     }
 
     pub const fn is_ok(self) -> bool {

@@ -92,6 +92,7 @@ pub struct ChipData {
 pub enum QrError {
     #[error("QR payload is not canonical standard base64: {0}")]
     Base64(String),
+    /// `len` is the decoded size, or a lower bound of it when the text alone is too long.
     #[error("QR payload of {len} bytes exceeds {MAX_QR_PAYLOAD_BYTES}")]
     TooLarge { len: usize },
     #[error("QR payload is not strict BER-TLV: {0}")]
