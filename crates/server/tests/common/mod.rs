@@ -52,6 +52,8 @@ pub struct TestApp {
     pub dir: PathBuf,
     pub backend: Backend,
     pg_database: Option<(String, String)>,
+    /// The URL the application's store was opened with.
+    database_url: String,
 }
 
 /// Whether PostgreSQL must be there: on CI a missing database is a failure, not a skip.
@@ -99,7 +101,7 @@ impl TestApp {
             }
         };
         let config = Config {
-            database_url,
+            database_url: database_url.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             hsm: HsmConfig { dir: dir.join("hsm"), components: None },
             issuing: issuing::IssuingConfig::default(),
@@ -108,7 +110,7 @@ impl TestApp {
         let (router, state) = server::build(&config).await.expect("build app");
         let demo =
             server::demo::seed_if_empty(&state.issuing).await.expect("seed").expect("demo fleet");
-        Some(Self { router, state, demo, dir, backend, pg_database })
+        Some(Self { router, state, demo, dir, backend, pg_database, database_url })
     }
 
     /// Sends one request; returns the status and the JSON body (`null` when empty).
@@ -254,6 +256,68 @@ impl TestApp {
             .as_str()
             .expect("id")
             .to_owned()
+    }
+}
+
+impl TestApp {
+    /// The database URL of this app (`sqlite:<file>` or `postgres://.../<fresh db>`), for
+    /// tests that look at the database directly.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone()
+    }
+
+    /// A request exactly as given: no content type added, the raw response body returned
+    /// (for byte comparisons and for answers that might not be JSON).
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, axum::body::Bytes) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(body.map_or_else(Body::empty, Body::from)).expect("request");
+        let response = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        (status, headers, bytes)
+    }
+
+    /// The id of the account behind `token`.
+    pub async fn user_id(&self, token: &str) -> String {
+        let (status, me) = self.get("/v1/me", token).await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        me["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The id of a user of the demo org by email (as the owner sees it).
+    pub async fn user_id_by_email(&self, email: &str) -> String {
+        let (status, users) = self.get("/v1/users", &self.owner().await).await;
+        assert_eq!(status, StatusCode::OK, "{users}");
+        users
+            .as_array()
+            .expect("users")
+            .iter()
+            .find(|u| u["email"] == email)
+            .unwrap_or_else(|| panic!("no user {email}"))["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    /// How many items a list endpoint returns for `token`.
+    pub async fn count(&self, path: &str, token: &str) -> usize {
+        let (status, list) = self.get(path, token).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {list}");
+        list.as_array().unwrap_or_else(|| panic!("{path} is not a list: {list}")).len()
     }
 }
 
