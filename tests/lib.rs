@@ -21,7 +21,8 @@ pub fn binary(name: &str) -> PathBuf {
     let path = target_profile_dir().join(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo).args(["build", "--bin", name]).status().expect("run cargo build");
+        let status =
+            Command::new(cargo).args(["build", "--bin", name]).status().expect("run cargo build");
         assert!(status.success(), "building {name} failed");
     }
     path
@@ -38,7 +39,8 @@ impl Server {
     /// Starts `forecourt` exactly as the README says (no arguments but the port), with
     /// verbose logs so that tests can search them.
     pub async fn start() -> Server {
-        let dir = std::env::temp_dir().join(format!("forecourt-e2e-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("forecourt-e2e-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let port = free_port();
         let log = std::fs::File::create(dir.join("server.log")).expect("log file");
@@ -52,7 +54,8 @@ impl Server {
             .stdin(Stdio::null())
             .spawn()
             .expect("start forecourt");
-        let server = Server { dir, base_url: format!("http://127.0.0.1:{port}"), child: Some(child) };
+        let server =
+            Server { dir, base_url: format!("http://127.0.0.1:{port}"), child: Some(child) };
         server.wait_healthy().await;
         server
     }
@@ -100,5 +103,8 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }

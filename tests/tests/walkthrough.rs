@@ -11,7 +11,13 @@ struct Api {
 }
 
 impl Api {
-    async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -22,12 +28,16 @@ impl Api {
         let res = req.send().await.expect("request");
         let status = res.status().as_u16();
         let text = res.text().await.expect("body");
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("json") })
+        (
+            status,
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("json") },
+        )
     }
 
     async fn login(&self, email: &str) -> String {
         let body = json!({"email": email, "password": "forecourt-demo"});
-        let (status, pair) = self.send(reqwest::Method::POST, "/v1/auth/login", None, Some(body)).await;
+        let (status, pair) =
+            self.send(reqwest::Method::POST, "/v1/auth/login", None, Some(body)).await;
         assert_eq!(status, 200, "{pair}");
         pair["access_token"].as_str().expect("token").to_owned()
     }
@@ -42,29 +52,59 @@ async fn readme_walkthrough_and_no_clear_pan_anywhere() {
 
     let owner = api.login("owner@demo-taxi.example").await;
     let (_, groups) = api.send(M::GET, "/v1/groups", Some(&owner), None).await;
-    let north = groups.as_array().unwrap().iter().find(|g| g["name"] == "North depot").unwrap()["id"].clone();
+    let north = groups.as_array().unwrap().iter().find(|g| g["name"] == "North depot").unwrap()
+        ["id"]
+        .clone();
     let (_, drivers) = api.send(M::GET, "/v1/users?role=driver", Some(&owner), None).await;
-    let anna = drivers.as_array().unwrap().iter().find(|u| u["email"] == "anna@demo-taxi.example").unwrap()["id"].clone();
-    let boris = drivers.as_array().unwrap().iter().find(|u| u["email"] == "boris@demo-taxi.example").unwrap()["id"].clone();
+    let anna = drivers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "anna@demo-taxi.example")
+        .unwrap()["id"]
+        .clone();
+    let boris = drivers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "boris@demo-taxi.example")
+        .unwrap()["id"]
+        .clone();
 
     // Issue a card to Anna, instantly active.
-    let (status, card) =
-        api.send(M::POST, "/v1/cards", Some(&owner), Some(json!({"group_id": north, "driver_id": anna}))).await;
+    let (status, card) = api
+        .send(
+            M::POST,
+            "/v1/cards",
+            Some(&owner),
+            Some(json!({"group_id": north, "driver_id": anna})),
+        )
+        .await;
     assert_eq!(status, 201, "{card}");
     assert_eq!(card["status"], "active");
     let card_id = card["id"].as_str().unwrap().to_owned();
 
     // Limits: 150 EUR per fill, 60 litres a day, diesel only.
     let controls = json!({"per_authorization": {"amount": 15000}, "daily": {"volume_ml": 60000}, "allowed_products": ["diesel"]});
-    let (status, _) = api.send(M::PUT, &format!("/v1/cards/{card_id}/controls"), Some(&owner), Some(controls)).await;
+    let (status, _) = api
+        .send(M::PUT, &format!("/v1/cards/{card_id}/controls"), Some(&owner), Some(controls))
+        .await;
     assert_eq!(status, 200);
-    let (status, eff) = api.send(M::GET, &format!("/v1/cards/{card_id}/controls/effective"), Some(&owner), None).await;
+    let (status, eff) = api
+        .send(M::GET, &format!("/v1/cards/{card_id}/controls/effective"), Some(&owner), None)
+        .await;
     assert_eq!(status, 200, "{eff}");
     assert_eq!(eff["effective"]["per_authorization"]["amount"]["value"], 15000);
 
     // Re-bind to Boris; the driver app of each shows the right cards.
-    let (status, _) =
-        api.send(M::PUT, &format!("/v1/cards/{card_id}/binding"), Some(&owner), Some(json!({"driver_id": boris}))).await;
+    let (status, _) = api
+        .send(
+            M::PUT,
+            &format!("/v1/cards/{card_id}/binding"),
+            Some(&owner),
+            Some(json!({"driver_id": boris})),
+        )
+        .await;
     assert_eq!(status, 200);
     let anna_token = api.login("anna@demo-taxi.example").await;
     let (_, anna_cards) = api.send(M::GET, "/v1/cards", Some(&anna_token), None).await;
@@ -72,11 +112,17 @@ async fn readme_walkthrough_and_no_clear_pan_anywhere() {
 
     // Suspend, then read the card's audit trail.
     let body = json!({"status": "suspended", "reason": "driver on leave"});
-    let (status, _) = api.send(M::POST, &format!("/v1/cards/{card_id}/status"), Some(&owner), Some(body)).await;
+    let (status, _) =
+        api.send(M::POST, &format!("/v1/cards/{card_id}/status"), Some(&owner), Some(body)).await;
     assert_eq!(status, 200);
-    let (_, events) = api.send(M::GET, &format!("/v1/cards/{card_id}/events"), Some(&owner), None).await;
-    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["card.issued", "card.bound", "controls.card.set", "card.rebound", "card.suspended"]);
+    let (_, events) =
+        api.send(M::GET, &format!("/v1/cards/{card_id}/events"), Some(&owner), None).await;
+    let actions: Vec<&str> =
+        events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["card.issued", "card.bound", "controls.card.set", "card.rebound", "card.suspended"]
+    );
 
     let (status, _) = api.send(M::POST, "/v1/auth/logout", Some(&owner), None).await;
     assert_eq!(status, 204);
@@ -93,7 +139,8 @@ async fn assert_no_clear_pan(server: &Server) {
     let url = format!("sqlite:{}", data.join("forecourt.db").display());
     sqlx::any::install_default_drivers();
     let mut db = sqlx::AnyConnection::connect(&url).await.expect("open db");
-    let rows = sqlx::query("SELECT pan_ciphertext FROM cards").fetch_all(&mut db).await.expect("cards");
+    let rows =
+        sqlx::query("SELECT pan_ciphertext FROM cards").fetch_all(&mut db).await.expect("cards");
     db.close().await.expect("close");
     assert!(rows.len() >= 3, "demo cards plus the one issued");
     let mut pans = Vec::new();
@@ -106,11 +153,15 @@ async fn assert_no_clear_pan(server: &Server) {
     for entry in walk(&data) {
         files.push(entry);
     }
-    let contents: Vec<_> = files.iter().map(|f| (f, std::fs::read(f).unwrap_or_default())).collect();
+    let contents: Vec<_> =
+        files.iter().map(|f| (f, std::fs::read(f).unwrap_or_default())).collect();
     // The search must see the card data at all: the last four digits are stored in clear.
     for pan in &pans {
         let last4 = &pan.as_bytes()[pan.len() - 4..];
-        assert!(contents.iter().any(|(_, bytes)| contains(bytes, last4)), "card data not found in any file");
+        assert!(
+            contents.iter().any(|(_, bytes)| contains(bytes, last4)),
+            "card data not found in any file"
+        );
     }
     for (file, bytes) in &contents {
         for pan in &pans {

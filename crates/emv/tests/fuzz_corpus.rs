@@ -2,8 +2,8 @@
 //! fuzz targets run, so every seed and every crash input added there is a regression test
 //! on stable Rust.
 //!
-//! `cargo test -p emv --test fuzz_corpus -- --ignored write_seed_corpus` rewrites the
-//! seeds from the examples below.
+//! `FORECOURT_WRITE_SEEDS=1 cargo test -p emv --test fuzz_corpus` rewrites the seeds from
+//! the examples below; without it, the test checks the committed seeds match them.
 
 use std::fs;
 use std::path::PathBuf;
@@ -123,15 +123,26 @@ fn tlv_seeds() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 #[test]
-#[ignore = "writes fuzz/corpus; run by hand when the seeds change"]
-fn write_seed_corpus() {
+fn seed_corpus_is_committed() {
+    let write = std::env::var_os("FORECOURT_WRITE_SEEDS").is_some();
     let targets =
         [("tlv_decode", tlv_seeds()), ("qr_decode", qr_seeds()), ("apdu_parse", apdu_seeds())];
     for (target, seeds) in targets {
         let dir = corpus_dir(target);
-        fs::create_dir_all(&dir).expect("create corpus dir");
         for (name, bytes) in seeds {
-            fs::write(dir.join(name), bytes).expect("write seed");
+            let path = dir.join(name);
+            if write {
+                fs::create_dir_all(&dir).expect("create corpus dir");
+                fs::write(&path, bytes).expect("write seed");
+            } else {
+                let committed = fs::read(&path).ok();
+                assert_eq!(
+                    committed.as_deref(),
+                    Some(bytes.as_slice()),
+                    "seed {} is missing or stale; rerun with FORECOURT_WRITE_SEEDS=1",
+                    path.display()
+                );
+            }
         }
     }
 }

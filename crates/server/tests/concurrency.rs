@@ -33,7 +33,8 @@ async fn concurrent_status_changes_apply_exactly_once(b: Backend) {
         assert!(code == "INVALID_TRANSITION" || code == "CONCURRENT_UPDATE", "{code}");
     }
     let (_, events) = app.get(&format!("/v1/cards/{card}/events"), &owner).await;
-    let suspended = events.as_array().unwrap().iter().filter(|e| e["action"] == "card.suspended").count();
+    let suspended =
+        events.as_array().unwrap().iter().filter(|e| e["action"] == "card.suspended").count();
     assert_eq!(suspended, 1, "one change, one audit entry");
 }
 
@@ -65,9 +66,9 @@ async fn concurrent_rebinds_leave_one_open_binding(b: Backend) {
         join_all(drivers.iter().map(|d| app.put(&path, &owner, json!({"driver_id": d})))).await;
     assert!(results.iter().any(|(s, _)| *s == StatusCode::OK));
     let (_, history) = app.get(&format!("/v1/cards/{card}/bindings"), &owner).await;
-    let open: Vec<_> = history.as_array().unwrap().iter().filter(|b| b["unbound_at"].is_null()).collect();
+    let open: Vec<_> =
+        history.as_array().unwrap().iter().filter(|b| b["unbound_at"].is_null()).collect();
     assert_eq!(open.len(), 1, "exactly one current binding: {history}");
     let (_, now) = app.get(&format!("/v1/cards/{card}"), &owner).await;
     assert_eq!(open[0]["driver_id"], now["driver_id"], "the open binding is the card's binding");
 }
-

@@ -25,7 +25,11 @@ pub struct ClockPolicy {
 
 impl Default for ClockPolicy {
     fn default() -> ClockPolicy {
-        ClockPolicy { max_sync_age_ms: 12 * HOUR_MS, max_round_trip_ms: 5_000, max_clock_jump_ms: 2_000 }
+        ClockPolicy {
+            max_sync_age_ms: 12 * HOUR_MS,
+            max_round_trip_ms: 5_000,
+            max_clock_jump_ms: 2_000,
+        }
     }
 }
 
@@ -147,7 +151,11 @@ impl ClockSync {
         self.last.map(|sync| sync.round_trip_ms)
     }
 
-    fn check_jump(&self, wall_elapsed_ms: i64, monotonic_elapsed_ms: i64) -> Result<(), ClockError> {
+    fn check_jump(
+        &self,
+        wall_elapsed_ms: i64,
+        monotonic_elapsed_ms: i64,
+    ) -> Result<(), ClockError> {
         let jump_ms = wall_elapsed_ms.saturating_sub(monotonic_elapsed_ms);
         if jump_ms.saturating_abs() > self.policy.max_clock_jump_ms {
             return Err(ClockError::ClockJumped { jump_ms });

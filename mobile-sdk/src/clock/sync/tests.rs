@@ -66,7 +66,10 @@ fn round_trip_too_long_or_negative_is_refused_and_keeps_the_previous_sync() {
     let early = ClockSample::take(&clock);
     clock.advance(10);
     let late = ClockSample::take(&clock);
-    assert_eq!(sync.record(late, early, 0), Err(ClockError::RoundTripTooLong { round_trip_ms: -10 }));
+    assert_eq!(
+        sync.record(late, early, 0),
+        Err(ClockError::RoundTripTooLong { round_trip_ms: -10 })
+    );
     assert_eq!(sync.offset_ms(), before);
 }
 
@@ -172,7 +175,8 @@ fn latest_accepted_sample_wins_even_with_a_longer_round_trip() {
 
 #[test]
 fn policy_limits_are_configurable() {
-    let policy = ClockPolicy { max_sync_age_ms: 1_000, max_round_trip_ms: 100, max_clock_jump_ms: 0 };
+    let policy =
+        ClockPolicy { max_sync_age_ms: 1_000, max_round_trip_ms: 100, max_clock_jump_ms: 0 };
     let clock = phone(0);
     let mut sync = ClockSync::new(policy);
     assert!(sync_over(&clock, &mut sync, 0, 60, 41).is_err());
