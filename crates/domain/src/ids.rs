@@ -38,4 +38,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(OrgId, GroupId, UserId, VehicleId, CardId, EventId, SessionId);
+id_type!(OrgId, GroupId, UserId, VehicleId, CardId, EventId, SessionId, DeviceId, TokenId);

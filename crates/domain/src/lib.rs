@@ -2,11 +2,13 @@
 //! spending controls. No I/O, no async, no SQL, no HTTP: every decision here is a function
 //! of its arguments, so it can be tested exhaustively and reused by every service.
 
+pub mod atc;
 pub mod card;
 pub mod controls;
 pub mod ids;
 pub mod luhn;
 pub mod money;
+pub mod payment_time;
 pub mod product;
 pub mod role;
 pub mod validate;

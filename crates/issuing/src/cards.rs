@@ -44,7 +44,7 @@ struct NewCard {
 }
 
 /// `YYYY-MM` of the month `months` after the one containing `now_us`.
-fn expiry_month(now_us: i64, months: u32) -> String {
+pub fn expiry_month(now_us: i64, months: u32) -> String {
     let now = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_us) * 1_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let index = now.year() * 12 + i32::from(u8::from(now.month())) - 1 + months as i32;
@@ -174,7 +174,7 @@ impl<S: Store> Issuing<S> {
 
     /// A card the caller may read: owners and admins in scope, its bound driver, and fraud
     /// analysts (any org).
-    pub(crate) async fn visible_card(&self, who: &Principal, id: CardId) -> Result<CardRecord> {
+    pub async fn visible_card(&self, who: &Principal, id: CardId) -> Result<CardRecord> {
         let card = match (who.role, who.org_id) {
             (Role::FraudAnalyst, _) => self.store.get_card_any_org(id).await,
             (_, Some(org)) => self.store.get_card(org, id).await,

@@ -46,7 +46,7 @@ pub enum Created<T> {
 }
 
 /// Looks the key up before doing any work.
-pub(crate) async fn replay<S: Store, T>(
+pub async fn replay<S: Store, T>(
     store: &S,
     actor: &Principal,
     key: Option<&IdempotencyKey>,
@@ -62,7 +62,7 @@ pub(crate) async fn replay<S: Store, T>(
 }
 
 /// The record to write with the created object, holding its response body.
-pub(crate) fn record<T: Serialize>(
+pub fn record<T: Serialize>(
     actor: &Principal,
     key: Option<&IdempotencyKey>,
     response: &T,
@@ -83,7 +83,7 @@ pub(crate) fn record<T: Serialize>(
 
 /// Runs a create; if a concurrent request with the same key won the race, answers with
 /// its result instead.
-pub(crate) async fn settle<S: Store, T>(
+pub async fn settle<S: Store, T>(
     store: &S,
     actor: &Principal,
     key: Option<&IdempotencyKey>,

@@ -19,13 +19,28 @@ mod users;
 mod vehicles;
 pub mod views;
 
-pub use cards::{BindCard, ChangeCardStatus, IssueCard};
+pub use cards::{expiry_month, BindCard, ChangeCardStatus, IssueCard};
 pub use controls::SubjectRef;
 pub use error::{IssuingError, Result};
 pub use groups::{CreateGroup, UpdateGroup};
-pub use idempotency::{Created, IdempotencyKey};
+pub use idempotency::{
+    record as idempotency_record, replay as replay_idempotent, settle as settle_idempotent,
+    Created, IdempotencyKey,
+};
 pub use orgs::{CreateOrg, UpdateOrg};
 pub use principal::Principal;
-pub use service::{Issuing, IssuingConfig};
+pub use service::{EventExt, Issuing, IssuingConfig};
+
+/// An audit event by `actor` at `at_us`, for services built on top of issuing (tokens).
+pub fn audit_event(
+    actor: &Principal,
+    org: Option<domain::OrgId>,
+    subject_type: &'static str,
+    subject_id: uuid::Uuid,
+    action: &str,
+    at_us: i64,
+) -> store::AuditEvent {
+    service::Audit { actor, at_us }.on(org, subject_type, subject_id, action)
+}
 pub use users::{CreateUser, UpdateUser};
 pub use vehicles::{CreateVehicle, UpdateVehicle};

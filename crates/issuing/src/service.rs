@@ -127,7 +127,7 @@ impl Audit<'_> {
 }
 
 /// Fluent additions to an audit event.
-pub(crate) trait EventExt: Sized {
+pub trait EventExt: Sized {
     fn card(self, card: CardId) -> Self;
     fn reason(self, reason: Option<&str>) -> Self;
     fn before<T: Serialize>(self, doc: &T) -> Self;

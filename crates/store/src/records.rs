@@ -265,3 +265,114 @@ pub struct CardFilter {
     pub driver_id: Option<UserId>,
     pub status: Option<CardStatus>,
 }
+
+/// A one-time challenge a phone signs to prove it holds its device key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChallengeRecord {
+    pub challenge_hash: String,
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub expires_us: i64,
+    pub used_us: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    Active,
+    Revoked,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// An enrolled phone of a driver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRecord {
+    pub id: domain::DeviceId,
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    /// SEC1 uncompressed P-256 public key.
+    pub public_key: Vec<u8>,
+    pub label: String,
+    pub status: DeviceStatus,
+    pub created_us: i64,
+    pub revoked_us: Option<i64>,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    Active,
+    Suspended,
+    Deleted,
+}
+
+impl TokenStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+/// A payment token: its own PAN (never the funding PAN), bound to one card and one device.
+#[derive(Clone, PartialEq)]
+pub struct TokenRecord {
+    pub id: domain::TokenId,
+    pub org_id: OrgId,
+    pub card_id: CardId,
+    pub device_id: domain::DeviceId,
+    pub token_pan_ciphertext: Vec<u8>,
+    pub token_pan_fingerprint: Vec<u8>,
+    pub token_last4: String,
+    pub expiry: String,
+    pub status: TokenStatus,
+    pub imk_version: u32,
+    pub atc: domain::atc::AtcWindow,
+    /// Sequence number the next LUK of this token gets.
+    pub next_luk_seq: u16,
+    pub created_us: i64,
+    pub updated_us: i64,
+    pub version: i64,
+}
+
+impl std::fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("card_id", &self.card_id)
+            .field("device_id", &self.device_id)
+            .field("token_last4", &self.token_last4)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the server knows of one limited-use key: never the key itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LukRecord {
+    pub token_id: domain::TokenId,
+    pub org_id: OrgId,
+    pub key_index: [u8; 6],
+    pub issued_us: i64,
+    pub expires_s: i64,
+    pub max_uses: i64,
+    pub used_count: i64,
+}
+
+/// Why recording a cryptogram's use was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimRefusal {
+    /// The token's replay window moved since it was read: re-read and decide again.
+    WindowMoved,
+    /// The LUK's transaction budget is spent.
+    BudgetSpent,
+}

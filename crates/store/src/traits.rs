@@ -1,6 +1,6 @@
 use crate::records::*;
 use crate::StoreError;
-use domain::{CardId, GroupId, OrgId, SessionId, UserId, VehicleId};
+use domain::{CardId, DeviceId, GroupId, OrgId, SessionId, TokenId, UserId, VehicleId};
 use std::future::Future;
 
 type R<T> = Result<T, StoreError>;
@@ -135,6 +135,73 @@ pub trait Store: Clone + Send + Sync + 'static {
         record: &ControlsRecord,
         fx: Effects,
     ) -> impl Future<Output = R<()>> + Send;
+
+    // --- devices and tokens ------------------------------------------------------------
+    fn create_challenge(&self, challenge: &ChallengeRecord) -> impl Future<Output = R<()>> + Send;
+    /// Uses a challenge once: true if it existed for `user`, was unused and unexpired.
+    fn consume_challenge(
+        &self,
+        challenge_hash: &str,
+        user: UserId,
+        now_us: i64,
+    ) -> impl Future<Output = R<bool>> + Send;
+    fn create_device(
+        &self,
+        device: &DeviceRecord,
+        fx: Effects,
+    ) -> impl Future<Output = R<()>> + Send;
+    fn get_device(&self, org: OrgId, id: DeviceId) -> impl Future<Output = R<DeviceRecord>> + Send;
+    fn list_devices(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> impl Future<Output = R<Vec<DeviceRecord>>> + Send;
+    /// Revokes the device and deletes its tokens, in one transaction.
+    fn revoke_device(
+        &self,
+        device: &DeviceRecord,
+        fx: Effects,
+    ) -> impl Future<Output = R<()>> + Send;
+    fn create_token(
+        &self,
+        token: &TokenRecord,
+        luks: &[LukRecord],
+        fx: Effects,
+    ) -> impl Future<Output = R<()>> + Send;
+    fn get_token(&self, org: OrgId, id: TokenId) -> impl Future<Output = R<TokenRecord>> + Send;
+    /// The token whose PAN has this fingerprint, in any org (the terminal knows no org).
+    fn get_token_by_fingerprint(
+        &self,
+        fingerprint: &[u8],
+    ) -> impl Future<Output = R<TokenRecord>> + Send;
+    fn list_card_tokens(
+        &self,
+        org: OrgId,
+        card: CardId,
+    ) -> impl Future<Output = R<Vec<TokenRecord>>> + Send;
+    /// Adds LUKs (replenishment) and stores the token's next LUK sequence number, guarded by
+    /// the token's version.
+    fn add_luks(
+        &self,
+        token: &TokenRecord,
+        luks: &[LukRecord],
+        fx: Effects,
+    ) -> impl Future<Output = R<()>> + Send;
+    fn list_luks(&self, token: TokenId) -> impl Future<Output = R<Vec<LukRecord>>> + Send;
+    fn get_luk(
+        &self,
+        token: TokenId,
+        key_index: [u8; 6],
+    ) -> impl Future<Output = R<LukRecord>> + Send;
+    /// Records one use of a cryptogram in one transaction: moves the token's replay window
+    /// from `old` to `new` (compare-and-swap) and spends one use of the LUK's budget.
+    fn claim_cryptogram(
+        &self,
+        token: TokenId,
+        old: domain::atc::AtcWindow,
+        new: domain::atc::AtcWindow,
+        key_index: [u8; 6],
+    ) -> impl Future<Output = R<Result<(), ClaimRefusal>>> + Send;
 
     // --- audit and idempotency --------------------------------------------------------
     fn list_card_events(

@@ -13,17 +13,31 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "issuing",
-    sql: include_str!("../../../../migrations/sqlite/0001_issuing.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "issuing",
+        sql: include_str!("../../../../migrations/sqlite/0001_issuing.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "tokens",
+        sql: include_str!("../../../../migrations/sqlite/0002_tokens.sql"),
+    },
+];
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "issuing",
-    sql: include_str!("../../../../migrations/postgres/0001_issuing.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "issuing",
+        sql: include_str!("../../../../migrations/postgres/0001_issuing.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "tokens",
+        sql: include_str!("../../../../migrations/postgres/0002_tokens.sql"),
+    },
+];
 
 pub(super) async fn run(store: &SqlStore) -> Result<(), StoreError> {
     let migrations = match store.backend {

@@ -7,6 +7,7 @@ mod dialect;
 mod migrate;
 mod rows;
 mod store_impl;
+mod tokens_impl;
 
 pub use dialect::Backend;
 

@@ -233,8 +233,9 @@ pub(super) fn event(row: &AnyRow) -> Result<AuditEvent, StoreError> {
 }
 
 /// Subject types are a closed set, kept `&'static str` so callers cannot invent new ones.
-pub const SUBJECT_TYPES: &[&str] =
-    &["org", "group", "user", "vehicle", "card", "binding", "controls", "session"];
+pub const SUBJECT_TYPES: &[&str] = &[
+    "org", "group", "user", "vehicle", "card", "binding", "controls", "session", "device", "token",
+];
 
 fn subject_type(raw: &str) -> Result<&'static str, StoreError> {
     SUBJECT_TYPES
@@ -254,5 +255,89 @@ pub(super) fn idempotency(row: &AnyRow) -> Result<IdempotencyRecord, StoreError>
             .map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
         body: row.text("body")?,
         created_us: row.int("created_us")?,
+    })
+}
+
+pub(super) const DEVICE_COLS: &str =
+    "id, org_id, user_id, public_key, label, status, created_us, revoked_us, version";
+
+pub(super) fn device(row: &AnyRow) -> Result<DeviceRecord, StoreError> {
+    Ok(DeviceRecord {
+        id: row.parse("id")?,
+        org_id: row.parse("org_id")?,
+        user_id: row.parse("user_id")?,
+        public_key: row.bytes("public_key")?,
+        label: row.text("label")?,
+        status: match row.text("status")?.as_str() {
+            "active" => DeviceStatus::Active,
+            "revoked" => DeviceStatus::Revoked,
+            other => return Err(StoreError::Corrupt(format!("device status {other:?}"))),
+        },
+        created_us: row.int("created_us")?,
+        revoked_us: row.opt_int("revoked_us")?,
+        version: row.int("version")?,
+    })
+}
+
+pub(super) const TOKEN_COLS: &str = "id, org_id, card_id, device_id, token_pan_ciphertext, \
+     token_pan_fingerprint, token_last4, expiry, status, imk_version, atc_high, atc_seen, \
+     next_luk_seq, created_us, updated_us, version";
+
+pub(super) fn token(row: &AnyRow) -> Result<TokenRecord, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("token {what}"));
+    Ok(TokenRecord {
+        id: row.parse("id")?,
+        org_id: row.parse("org_id")?,
+        card_id: row.parse("card_id")?,
+        device_id: row.parse("device_id")?,
+        token_pan_ciphertext: row.bytes("token_pan_ciphertext")?,
+        token_pan_fingerprint: row.bytes("token_pan_fingerprint")?,
+        token_last4: row.text("token_last4")?,
+        expiry: row.text("expiry")?,
+        status: match row.text("status")?.as_str() {
+            "active" => TokenStatus::Active,
+            "suspended" => TokenStatus::Suspended,
+            "deleted" => TokenStatus::Deleted,
+            _ => return Err(corrupt("status")),
+        },
+        imk_version: u32::try_from(row.int("imk_version")?).map_err(|_| corrupt("imk_version"))?,
+        atc: atc_window(row.int("atc_high")?, row.int("atc_seen")?)?,
+        next_luk_seq: u16::try_from(row.int("next_luk_seq")?).map_err(|_| corrupt("luk seq"))?,
+        created_us: row.int("created_us")?,
+        updated_us: row.int("updated_us")?,
+        version: row.int("version")?,
+    })
+}
+
+/// The window as stored: `high` -1 for none, the bitmap's 64 bits in a signed BIGINT.
+pub(super) fn atc_columns(w: domain::atc::AtcWindow) -> (i64, i64) {
+    (w.high.map_or(-1, i64::from), i64::from_ne_bytes(w.seen.to_ne_bytes()))
+}
+
+fn atc_window(high: i64, seen: i64) -> Result<domain::atc::AtcWindow, StoreError> {
+    let high = match high {
+        -1 => None,
+        h => Some(u16::try_from(h).map_err(|_| StoreError::Corrupt("atc_high".into()))?),
+    };
+    Ok(domain::atc::AtcWindow { high, seen: u64::from_ne_bytes(seen.to_ne_bytes()) })
+}
+
+pub(super) const LUK_COLS: &str =
+    "token_id, key_index, org_id, issued_us, expires_s, max_uses, used_count";
+
+pub(super) fn luk(row: &AnyRow) -> Result<LukRecord, StoreError> {
+    let raw = row.text("key_index")?;
+    let key_index = hex::decode(&raw)
+        .ok()
+        .and_then(|b| <[u8; 6]>::try_from(b).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("key index {raw:?}")))?;
+    Ok(LukRecord {
+        token_id: row.parse("token_id")?,
+        org_id: row.parse("org_id")?,
+        key_index,
+        issued_us: row.int("issued_us")?,
+        expires_s: row.int("expires_s")?,
+        max_uses: row.int("max_uses")?,
+        used_count: row.int("used_count")?,
     })
 }

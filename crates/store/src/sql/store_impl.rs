@@ -2,7 +2,7 @@ use super::rows::{self, *};
 use super::{expect_one, SqlStore};
 use crate::records::*;
 use crate::{Store, StoreError};
-use domain::{CardId, GroupId, OrgId, SessionId, UserId, VehicleId};
+use domain::{CardId, DeviceId, GroupId, OrgId, SessionId, TokenId, UserId, VehicleId};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection};
@@ -10,7 +10,7 @@ use sqlx::{Any, AnyConnection};
 type R<T> = Result<T, StoreError>;
 type Q<'q> = Query<'q, Any, AnyArguments<'q>>;
 
-fn id_str(id: impl ToString) -> String {
+pub(super) fn id_str(id: impl ToString) -> String {
     id.to_string()
 }
 
@@ -37,7 +37,7 @@ fn bind_scope<'q>(q: Q<'q>, scope: &'q Scope) -> Q<'q> {
     }
 }
 
-async fn write_effects(conn: &mut AnyConnection, fx: &Effects) -> R<()> {
+pub(super) async fn write_effects(conn: &mut AnyConnection, fx: &Effects) -> R<()> {
     for e in &fx.audit {
         sqlx::query(
             "INSERT INTO audit_events (id, org_id, subject_type, subject_id, card_id, action, \
@@ -657,6 +657,55 @@ impl Store for SqlStore {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(rows::idempotency).transpose()
+    }
+
+    async fn create_challenge(&self, c: &ChallengeRecord) -> R<()> {
+        self.create_challenge_impl(c).await
+    }
+    async fn consume_challenge(&self, hash: &str, user: UserId, now_us: i64) -> R<bool> {
+        self.consume_challenge_impl(hash, user, now_us).await
+    }
+    async fn create_device(&self, d: &DeviceRecord, fx: Effects) -> R<()> {
+        self.create_device_impl(d, fx).await
+    }
+    async fn get_device(&self, org: OrgId, id: DeviceId) -> R<DeviceRecord> {
+        self.get_device_impl(org, id).await
+    }
+    async fn list_devices(&self, org: OrgId, user: UserId) -> R<Vec<DeviceRecord>> {
+        self.list_devices_impl(org, user).await
+    }
+    async fn revoke_device(&self, d: &DeviceRecord, fx: Effects) -> R<()> {
+        self.revoke_device_impl(d, fx).await
+    }
+    async fn create_token(&self, t: &TokenRecord, luks: &[LukRecord], fx: Effects) -> R<()> {
+        self.create_token_impl(t, luks, fx).await
+    }
+    async fn get_token(&self, org: OrgId, id: TokenId) -> R<TokenRecord> {
+        self.get_token_impl(org, id).await
+    }
+    async fn get_token_by_fingerprint(&self, fingerprint: &[u8]) -> R<TokenRecord> {
+        self.get_token_by_fingerprint_impl(fingerprint).await
+    }
+    async fn list_card_tokens(&self, org: OrgId, card: CardId) -> R<Vec<TokenRecord>> {
+        self.list_card_tokens_impl(org, card).await
+    }
+    async fn add_luks(&self, t: &TokenRecord, luks: &[LukRecord], fx: Effects) -> R<()> {
+        self.add_luks_impl(t, luks, fx).await
+    }
+    async fn list_luks(&self, token: TokenId) -> R<Vec<LukRecord>> {
+        self.list_luks_impl(token).await
+    }
+    async fn get_luk(&self, token: TokenId, key_index: [u8; 6]) -> R<LukRecord> {
+        self.get_luk_impl(token, key_index).await
+    }
+    async fn claim_cryptogram(
+        &self,
+        token: TokenId,
+        old: domain::atc::AtcWindow,
+        new: domain::atc::AtcWindow,
+        key_index: [u8; 6],
+    ) -> R<Result<(), ClaimRefusal>> {
+        self.claim_cryptogram_impl(token, old, new, key_index).await
     }
 }
 

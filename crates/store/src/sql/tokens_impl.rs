@@ -1,0 +1,268 @@
+//! Devices, payment tokens and LUK metadata: the token half of [`crate::Store`], called
+//! from `store_impl.rs`.
+
+use super::rows::{self, *};
+use super::store_impl::{id_str, write_effects};
+use super::{expect_one, SqlStore};
+use crate::records::*;
+use crate::StoreError;
+use domain::atc::AtcWindow;
+use domain::{CardId, DeviceId, OrgId, TokenId, UserId};
+use sqlx::AnyConnection;
+
+type R<T> = Result<T, StoreError>;
+
+impl SqlStore {
+    pub(super) async fn create_challenge_impl(&self, c: &ChallengeRecord) -> R<()> {
+        sqlx::query(
+            "INSERT INTO device_challenges (challenge_hash, org_id, user_id, expires_us, used_us) \
+             VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(c.challenge_hash.as_str())
+        .bind(id_str(c.org_id))
+        .bind(id_str(c.user_id))
+        .bind(c.expires_us)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn consume_challenge_impl(
+        &self,
+        hash: &str,
+        user: UserId,
+        now_us: i64,
+    ) -> R<bool> {
+        let done = sqlx::query(
+            "UPDATE device_challenges SET used_us = $1 WHERE challenge_hash = $2 \
+             AND user_id = $3 AND used_us IS NULL AND expires_us > $1",
+        )
+        .bind(now_us)
+        .bind(hash)
+        .bind(id_str(user))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn create_device_impl(&self, d: &DeviceRecord, fx: Effects) -> R<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO devices (id, org_id, user_id, public_key, label, status, created_us, \
+             revoked_us, version) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 1)",
+        )
+        .bind(id_str(d.id))
+        .bind(id_str(d.org_id))
+        .bind(id_str(d.user_id))
+        .bind(d.public_key.as_slice())
+        .bind(d.label.as_str())
+        .bind(d.status.as_str())
+        .bind(d.created_us)
+        .execute(&mut *tx)
+        .await?;
+        write_effects(&mut tx, &fx).await?;
+        Ok(tx.commit().await?)
+    }
+
+    pub(super) async fn get_device_impl(&self, org: OrgId, id: DeviceId) -> R<DeviceRecord> {
+        let sql = format!("SELECT {DEVICE_COLS} FROM devices WHERE org_id = $1 AND id = $2");
+        let row =
+            sqlx::query(&sql).bind(id_str(org)).bind(id_str(id)).fetch_one(&self.pool).await?;
+        rows::device(&row)
+    }
+
+    pub(super) async fn list_devices_impl(&self, org: OrgId, user: UserId) -> R<Vec<DeviceRecord>> {
+        let sql = format!(
+            "SELECT {DEVICE_COLS} FROM devices WHERE org_id = $1 AND user_id = $2 ORDER BY created_us, id"
+        );
+        let q = sqlx::query(&sql).bind(id_str(org)).bind(id_str(user));
+        q.fetch_all(&self.pool).await?.iter().map(rows::device).collect()
+    }
+
+    pub(super) async fn revoke_device_impl(&self, d: &DeviceRecord, fx: Effects) -> R<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE devices SET status = $1, revoked_us = $2, version = version + 1 \
+             WHERE org_id = $3 AND id = $4 AND version = $5",
+        )
+        .bind(d.status.as_str())
+        .bind(d.revoked_us)
+        .bind(id_str(d.org_id))
+        .bind(id_str(d.id))
+        .bind(d.version)
+        .execute(&mut *tx)
+        .await?;
+        expect_one(done)?;
+        sqlx::query(
+            "UPDATE payment_tokens SET status = 'deleted', updated_us = $1, version = version + 1 \
+             WHERE org_id = $2 AND device_id = $3 AND status <> 'deleted'",
+        )
+        .bind(d.revoked_us.unwrap_or_default())
+        .bind(id_str(d.org_id))
+        .bind(id_str(d.id))
+        .execute(&mut *tx)
+        .await?;
+        write_effects(&mut tx, &fx).await?;
+        Ok(tx.commit().await?)
+    }
+
+    pub(super) async fn create_token_impl(
+        &self,
+        t: &TokenRecord,
+        luks: &[LukRecord],
+        fx: Effects,
+    ) -> R<()> {
+        let mut tx = self.begin_write().await?;
+        let (atc_high, atc_seen) = atc_columns(t.atc);
+        sqlx::query(
+            "INSERT INTO payment_tokens (id, org_id, card_id, device_id, token_pan_ciphertext, \
+             token_pan_fingerprint, token_last4, expiry, status, imk_version, atc_high, atc_seen, \
+             next_luk_seq, created_us, updated_us, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)",
+        )
+        .bind(id_str(t.id))
+        .bind(id_str(t.org_id))
+        .bind(id_str(t.card_id))
+        .bind(id_str(t.device_id))
+        .bind(t.token_pan_ciphertext.as_slice())
+        .bind(t.token_pan_fingerprint.as_slice())
+        .bind(t.token_last4.as_str())
+        .bind(t.expiry.as_str())
+        .bind(t.status.as_str())
+        .bind(i64::from(t.imk_version))
+        .bind(atc_high)
+        .bind(atc_seen)
+        .bind(i64::from(t.next_luk_seq))
+        .bind(t.created_us)
+        .bind(t.updated_us)
+        .execute(&mut *tx)
+        .await?;
+        insert_luks(&mut tx, luks).await?;
+        write_effects(&mut tx, &fx).await?;
+        Ok(tx.commit().await?)
+    }
+
+    pub(super) async fn get_token_impl(&self, org: OrgId, id: TokenId) -> R<TokenRecord> {
+        let sql = format!("SELECT {TOKEN_COLS} FROM payment_tokens WHERE org_id = $1 AND id = $2");
+        let row =
+            sqlx::query(&sql).bind(id_str(org)).bind(id_str(id)).fetch_one(&self.pool).await?;
+        rows::token(&row)
+    }
+
+    pub(super) async fn get_token_by_fingerprint_impl(&self, fingerprint: &[u8]) -> R<TokenRecord> {
+        let sql =
+            format!("SELECT {TOKEN_COLS} FROM payment_tokens WHERE token_pan_fingerprint = $1");
+        rows::token(&sqlx::query(&sql).bind(fingerprint).fetch_one(&self.pool).await?)
+    }
+
+    pub(super) async fn list_card_tokens_impl(
+        &self,
+        org: OrgId,
+        card: CardId,
+    ) -> R<Vec<TokenRecord>> {
+        let sql = format!(
+            "SELECT {TOKEN_COLS} FROM payment_tokens WHERE org_id = $1 AND card_id = $2 \
+             ORDER BY created_us, id"
+        );
+        let q = sqlx::query(&sql).bind(id_str(org)).bind(id_str(card));
+        q.fetch_all(&self.pool).await?.iter().map(rows::token).collect()
+    }
+
+    pub(super) async fn add_luks_impl(
+        &self,
+        t: &TokenRecord,
+        luks: &[LukRecord],
+        fx: Effects,
+    ) -> R<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE payment_tokens SET next_luk_seq = $1, updated_us = $2, version = version + 1 \
+             WHERE org_id = $3 AND id = $4 AND version = $5",
+        )
+        .bind(i64::from(t.next_luk_seq))
+        .bind(t.updated_us)
+        .bind(id_str(t.org_id))
+        .bind(id_str(t.id))
+        .bind(t.version)
+        .execute(&mut *tx)
+        .await?;
+        expect_one(done)?;
+        insert_luks(&mut tx, luks).await?;
+        write_effects(&mut tx, &fx).await?;
+        Ok(tx.commit().await?)
+    }
+
+    pub(super) async fn list_luks_impl(&self, token: TokenId) -> R<Vec<LukRecord>> {
+        let sql = format!("SELECT {LUK_COLS} FROM luks WHERE token_id = $1 ORDER BY key_index");
+        let q = sqlx::query(&sql).bind(id_str(token));
+        q.fetch_all(&self.pool).await?.iter().map(rows::luk).collect()
+    }
+
+    pub(super) async fn get_luk_impl(&self, token: TokenId, key_index: [u8; 6]) -> R<LukRecord> {
+        let sql = format!("SELECT {LUK_COLS} FROM luks WHERE token_id = $1 AND key_index = $2");
+        let row = sqlx::query(&sql)
+            .bind(id_str(token))
+            .bind(hex::encode(key_index))
+            .fetch_one(&self.pool)
+            .await?;
+        rows::luk(&row)
+    }
+
+    pub(super) async fn claim_cryptogram_impl(
+        &self,
+        token: TokenId,
+        old: AtcWindow,
+        new: AtcWindow,
+        key_index: [u8; 6],
+    ) -> R<Result<(), ClaimRefusal>> {
+        let mut tx = self.begin_write().await?;
+        let (old_high, old_seen) = atc_columns(old);
+        let (new_high, new_seen) = atc_columns(new);
+        let moved = sqlx::query(
+            "UPDATE payment_tokens SET atc_high = $1, atc_seen = $2 \
+             WHERE id = $3 AND atc_high = $4 AND atc_seen = $5",
+        )
+        .bind(new_high)
+        .bind(new_seen)
+        .bind(id_str(token))
+        .bind(old_high)
+        .bind(old_seen)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            return Ok(Err(ClaimRefusal::WindowMoved));
+        }
+        let spent = sqlx::query(
+            "UPDATE luks SET used_count = used_count + 1 \
+             WHERE token_id = $1 AND key_index = $2 AND used_count < max_uses",
+        )
+        .bind(id_str(token))
+        .bind(hex::encode(key_index))
+        .execute(&mut *tx)
+        .await?;
+        if spent.rows_affected() != 1 {
+            return Ok(Err(ClaimRefusal::BudgetSpent));
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+}
+
+async fn insert_luks(conn: &mut AnyConnection, luks: &[LukRecord]) -> R<()> {
+    for l in luks {
+        sqlx::query(
+            "INSERT INTO luks (token_id, key_index, org_id, issued_us, expires_s, max_uses, \
+             used_count) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id_str(l.token_id))
+        .bind(hex::encode(l.key_index))
+        .bind(id_str(l.org_id))
+        .bind(l.issued_us)
+        .bind(l.expires_s)
+        .bind(l.max_uses)
+        .bind(l.used_count)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
