@@ -31,9 +31,10 @@ pub enum TimeVerdict {
 /// `sync_age_s` seconds before) arriving at `now_ms`, with validity window `validity_ms`.
 pub fn classify(now_ms: i64, generated_ms: i64, sync_age_s: u32, validity_ms: i64) -> TimeVerdict {
     let age = now_ms.saturating_sub(generated_ms);
-    if sync_age_s > MAX_SYNC_AGE_SECS || age < -CLOCK_TOLERANCE_MS {
-        TimeVerdict::ClockSkew
-    } else if age > validity_ms + CLOCK_TOLERANCE_MS + MAX_LATENESS_MS {
+    let unsynced = sync_age_s > MAX_SYNC_AGE_SECS;
+    let from_future = age < -CLOCK_TOLERANCE_MS;
+    let implausibly_old = age > validity_ms + CLOCK_TOLERANCE_MS + MAX_LATENESS_MS;
+    if unsynced || from_future || implausibly_old {
         TimeVerdict::ClockSkew
     } else if age > validity_ms + CLOCK_TOLERANCE_MS {
         TimeVerdict::Expired

@@ -198,8 +198,9 @@ impl<S: Store> Issuing<S> {
         let card = self.visible_card(who, id).await?;
         if who.manages(card.org_id, card.group_path.as_deref()) {
             Ok(card)
-        } else if who.role == Role::Driver {
-            Err(IssuingError::Forbidden("drivers cannot change cards"))
+        } else if matches!(who.role, Role::Driver | Role::FraudAnalyst) {
+            // They can read this card; changing it is what their role may never do.
+            Err(IssuingError::Forbidden("your role cannot change cards"))
         } else {
             Err(IssuingError::NotFound("card"))
         }

@@ -34,7 +34,16 @@ impl<S: Store> Issuing<S> {
         match subject.level {
             Level::Org if who.role == Role::Owner && subject.id == org.0 => Ok((org, None)),
             Level::Org => Err(IssuingError::NotFound("org")),
-            Level::Group => self.get_group(who, GroupId(subject.id)).await.map(|_| (org, None)),
+            Level::Group => {
+                self.get_group(who, GroupId(subject.id)).await?;
+                // An admin's own group is capped by the owner: an admin tightens below it.
+                if who.role == Role::Admin && who.group_id == Some(GroupId(subject.id)) {
+                    return Err(IssuingError::Forbidden(
+                        "only the owner sets your own group's controls",
+                    ));
+                }
+                Ok((org, None))
+            }
             Level::Driver => {
                 let user = self.get_user(who, UserId(subject.id)).await?;
                 if user.role != Role::Driver || user.id == who.user_id {

@@ -84,6 +84,9 @@ impl<S: Store> Issuing<S> {
     pub async fn update_org(&self, who: &Principal, id: OrgId, req: &UpdateOrg) -> Result<OrgView> {
         let allowed =
             who.role == Role::Operator || (who.role == Role::Owner && who.org_id == Some(id));
+        if !allowed && who.org_id == Some(id) {
+            return Err(IssuingError::Forbidden("only the owner changes the org"));
+        }
         if !allowed {
             return Err(IssuingError::NotFound("org"));
         }
