@@ -1,9 +1,10 @@
 //! The handle services use to talk to the HSM.
 //!
-//! Today the only transport is [`HsmClient::in_process`], which runs the [`Engine`] in this
-//! process. The TCP transport (a later issue) plugs in as another variant of `Transport`:
-//! it will send the same [`Request`] values in frames and read back [`Response`]s, so callers
-//! do not change. Whatever the transport, callers name keys by label and get back results —
+//! Two transports, one code path: [`HsmClient::in_process`] runs the [`Engine`] in this
+//! process; [`HsmClient::tcp`] sends the same [`Request`] values in authenticated frames to
+//! `forecourt-hsm serve` (see [`crate::tcp`]) and reads back the same [`Response`]s. Every
+//! typed helper goes through [`HsmClient::call`], so callers do not change with the
+//! transport. Whatever the transport, callers name keys by label and get back results —
 //! ciphertexts, fingerprints, signatures, public keys — never the keys themselves.
 
 use std::fmt;
@@ -12,6 +13,8 @@ use std::sync::Arc;
 use crate::engine::Engine;
 use crate::error::HsmError;
 use crate::pan::Pan;
+use crate::tcp::client::TcpTransport;
+use crate::tcp::TcpClientConfig;
 use crate::verbs::{HealthReport, IssuedPan, Request, Response};
 
 /// Cheap to clone; share one per process.
@@ -23,6 +26,7 @@ pub struct HsmClient {
 #[derive(Clone)]
 enum Transport {
     InProcess(Arc<Engine>),
+    Tcp(Arc<TcpTransport>),
 }
 
 impl HsmClient {
@@ -31,11 +35,19 @@ impl HsmClient {
         Self { transport: Transport::InProcess(engine.into()) }
     }
 
+    /// A client of the HSM at `config.addr` over TCP, through a pool of authenticated
+    /// connections. Checks the configuration only: connections are made on first use, so a
+    /// service may start before its HSM (calls then fail with [`HsmError::Unavailable`]).
+    pub fn tcp(config: TcpClientConfig) -> Result<Self, HsmError> {
+        Ok(Self { transport: Transport::Tcp(Arc::new(TcpTransport::new(config)?)) })
+    }
+
     /// Sends one request. In process, verbs take microseconds, so they run inline rather
     /// than on a blocking thread.
     pub async fn call(&self, request: Request) -> Result<Response, HsmError> {
         match &self.transport {
             Transport::InProcess(engine) => engine.execute(request),
+            Transport::Tcp(pool) => pool.call(&request).await,
         }
     }
 
@@ -93,6 +105,9 @@ impl fmt::Debug for HsmClient {
         match &self.transport {
             Transport::InProcess(engine) => {
                 write!(f, "HsmClient(in-process, lmk_kcv={})", engine.lmk_kcv())
+            }
+            Transport::Tcp(pool) => {
+                write!(f, "HsmClient(tcp, addr={}, pool_size={})", pool.addr(), pool.pool_size())
             }
         }
     }

@@ -3,10 +3,21 @@
 //!
 //! A tampered key block (any edit to its header or wrapped bytes) is refused when the store
 //! is **opened**, not when the key is first used: every block is unwrapped at open.
+//!
+//! **Concurrency and rotation.** Most keys never change while the engine runs; they sit in
+//! an immutable map that verbs read without locking. Keys whose usage
+//! [rotates](KeyUsage::is_rotating) — the issuer master keys — gain versions at run time
+//! (`GenerateIssuerKey`), so they live behind an `RwLock` together with the store file they
+//! are persisted in. Verbs that use them take the read lock for the duration of the
+//! operation; a rotation takes the write lock, wraps the new key under the LMK (which the
+//! engine therefore keeps for its lifetime), saves the whole store atomically and only then
+//! publishes the new version in memory: a failed save changes nothing. One engine owns a
+//! store directory: two engines rotating the same store would each write their own view.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::HsmError;
@@ -23,11 +34,23 @@ pub(crate) struct LoadedKey {
     pub material: KeyMaterial,
 }
 
-/// The in-process HSM. Immutable after open, hence `Send + Sync` without locks.
+/// The in-process HSM. `Send + Sync`: fixed keys are immutable, rotating keys are behind a
+/// lock (see the module doc).
 pub struct Engine {
+    lmk: Lmk,
     lmk_kcv: String,
-    /// label → version → key.
-    keys: BTreeMap<String, BTreeMap<u32, LoadedKey>>,
+    dir: PathBuf,
+    /// Keys that never change after open: label → version → key.
+    keys: KeyMap,
+    rotating: RwLock<Rotating>,
+}
+
+/// The part of the engine that changes at run time.
+pub(crate) struct Rotating {
+    /// Keys of a rotating usage: label → version → key.
+    pub keys: KeyMap,
+    /// The store as last saved; a rotation appends to a copy and saves it.
+    pub file: StoreFile,
 }
 
 impl Engine {
@@ -45,7 +68,14 @@ impl Engine {
             keystore::save(dir, &file)?;
             tracing::info!(added, "generated base keys in the HSM key store");
         }
-        Ok(Self { lmk_kcv: file.lmk_kcv, keys })
+        let (fixed, rotating) = split_rotating(keys);
+        Ok(Self {
+            lmk,
+            lmk_kcv: file.lmk_kcv.clone(),
+            dir: dir.to_path_buf(),
+            keys: fixed,
+            rotating: RwLock::new(Rotating { keys: rotating, file }),
+        })
     }
 
     /// Runs one verb.
@@ -68,6 +98,23 @@ impl Engine {
                 self.public_key(&label).map(|sec1| Response::PublicKey { sec1 })
             }
             Request::Health => Ok(Response::Health(self.health())),
+            Request::GenerateIssuerKey => self.generate_issuer_key().map(Response::IssuerKey),
+            Request::IssuerKeyVersions => {
+                Ok(Response::IssuerKeyVersions { versions: self.issuer_key_versions()? })
+            }
+            Request::DeriveLukBatch {
+                imk_version,
+                token_pan,
+                token_ref,
+                device_public_key,
+                luks,
+            } => self
+                .derive_luk_batch(imk_version, &token_pan, &token_ref, &device_public_key, &luks)
+                .map(Response::LukBatch),
+            Request::VerifyCryptogram { imk_version, token_pan, key_index, input, cryptogram } => {
+                self.verify_cryptogram(imk_version, &token_pan, key_index, &input, &cryptogram)
+                    .map(|valid| Response::CryptogramVerified { valid })
+            }
         }
     }
 
@@ -77,21 +124,34 @@ impl Engine {
     }
 
     fn health(&self) -> HealthReport {
+        let rotating = self.rotating_read().keys.values().map(BTreeMap::len).sum::<usize>();
         HealthReport {
             status: "ok".into(),
             lmk_kcv: self.lmk_kcv.clone(),
-            key_count: self.keys.values().map(BTreeMap::len).sum(),
+            key_count: self.keys.values().map(BTreeMap::len).sum::<usize>() + rotating,
         }
     }
 
     /// The key `label` at `version` (the newest when `None`) if its usage passes `allowed`.
+    ///
+    /// Only keys fixed at open are lent out by reference. A rotating key (issuer master
+    /// key) named here is refused with `UsageNotPermitted`: the verbs allowed to use it
+    /// reach it under the lock through [`Engine::rotating_read`].
     pub(crate) fn key(
         &self,
         label: &str,
         version: Option<u32>,
         allowed: impl Fn(KeyUsage) -> bool,
     ) -> Result<&LoadedKey, HsmError> {
-        let versions = self.keys.get(label).ok_or_else(|| HsmError::KeyNotFound(label.into()))?;
+        let Some(versions) = self.keys.get(label) else {
+            let rotating = self.rotating_read();
+            let usage =
+                rotating.keys.get(label).and_then(|v| v.values().next()).map(|k| k.header.usage);
+            return Err(match usage {
+                Some(usage) => HsmError::UsageNotPermitted { label: label.into(), usage },
+                None => HsmError::KeyNotFound(label.into()),
+            });
+        };
         let key = match version {
             Some(v) => {
                 versions.get(&v).ok_or_else(|| HsmError::KeyNotFound(format!("{label} v{v}")))
@@ -108,13 +168,59 @@ impl Engine {
         }
         Ok(key)
     }
+
+    /// Shared access to the rotating keys. Poisoning is ignored: no code panics while
+    /// holding the lock, and the state is only replaced after a successful save.
+    pub(crate) fn rotating_read(&self) -> RwLockReadGuard<'_, Rotating> {
+        self.rotating.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Exclusive access to the rotating keys, for a rotation.
+    pub(crate) fn rotating_write(&self) -> RwLockWriteGuard<'_, Rotating> {
+        self.rotating.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds the rotating key `header` describes (a new version of its label): wraps it
+    /// under the LMK, saves the store atomically, then makes it usable. `rotating` is the
+    /// state behind the write lock, held by the caller across the whole operation so two
+    /// rotations cannot pick the same version.
+    pub(crate) fn add_rotating_key(
+        &self,
+        rotating: &mut Rotating,
+        header: KeyHeader,
+        material: KeyMaterial,
+    ) -> Result<(), HsmError> {
+        if !header.usage.is_rotating() || header.usage.algorithm() != header.algorithm {
+            return Err(HsmError::invalid("this key usage does not rotate"));
+        }
+        let versions = rotating.keys.get(&header.label);
+        if versions.is_some_and(|v| v.contains_key(&header.version)) {
+            return Err(HsmError::storage(format!(
+                "key {:?} v{} already exists",
+                header.label, header.version
+            )));
+        }
+        let block = KeyBlock::wrap(&self.lmk, header.clone(), material.to_bytes().as_ref())?;
+        let mut file = rotating.file.clone();
+        file.keys.push(block);
+        keystore::save(&self.dir, &file)?;
+        rotating.file = file;
+        rotating
+            .keys
+            .entry(header.label.clone())
+            .or_default()
+            .insert(header.version, LoadedKey { header, material });
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rotating = self.rotating_read();
         let keys: Vec<String> = self
             .keys
             .values()
+            .chain(rotating.keys.values())
             .flat_map(BTreeMap::values)
             .map(|k| format!("{} v{} {}", k.header.label, k.header.version, k.header.usage))
             .collect();
@@ -122,7 +228,16 @@ impl fmt::Debug for Engine {
     }
 }
 
-type KeyMap = BTreeMap<String, BTreeMap<u32, LoadedKey>>;
+pub(crate) type KeyMap = BTreeMap<String, BTreeMap<u32, LoadedKey>>;
+
+/// Splits the keys into those fixed at open and those of a rotating usage. `unwrap_all`
+/// made sure all versions of a label share one usage.
+fn split_rotating(keys: KeyMap) -> (KeyMap, KeyMap) {
+    let (rotating, fixed) = keys.into_iter().partition(|(_, versions)| {
+        versions.values().next().is_some_and(|k| k.header.usage.is_rotating())
+    });
+    (fixed, rotating)
+}
 
 /// Unwraps every block; any failure refuses the whole store (an HSM must not run on a key
 /// set someone may have edited).
@@ -140,6 +255,9 @@ fn unwrap_all(lmk: &Lmk, blocks: &[KeyBlock]) -> Result<KeyMap, HsmError> {
         })?;
         let material = KeyMaterial::from_bytes(h.algorithm, &bytes)?;
         let slot = keys.entry(h.label.clone()).or_default();
+        if slot.values().any(|k| k.header.usage != h.usage) {
+            return Err(refused("has another usage than other versions of its label"));
+        }
         if slot.insert(h.version, LoadedKey { header: h.clone(), material }).is_some() {
             return Err(refused("appears twice"));
         }
@@ -168,6 +286,6 @@ fn add_missing_base_keys(
     Ok(added)
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

@@ -8,7 +8,7 @@ use crate::keyblock::KeyUsage;
 
 /// Why the HSM refused or failed a request.
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
-#[serde(tag = "error", rename_all = "snake_case")]
+#[serde(tag = "error", content = "detail", rename_all = "snake_case")]
 pub enum HsmError {
     /// Authentication or decryption failed. Deliberately opaque: telling a caller *why*
     /// (bad tag, wrong key, truncated input) would make the HSM an oracle.
@@ -41,5 +41,26 @@ impl HsmError {
 
     pub(crate) fn storage(msg: impl Into<String>) -> Self {
         Self::Storage(msg.into())
+    }
+}
+
+#[cfg(test)]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_round_trips_through_json() {
+        let all = [
+            HsmError::Crypto,
+            HsmError::KeyNotFound("pan-data".into()),
+            HsmError::InvalidRequest("bad".into()),
+            HsmError::Storage("disk".into()),
+            HsmError::LmkMismatch { expected: "AAAAAA".into(), got: "BBBBBB".into() },
+            HsmError::Unavailable("down".into()),
+        ];
+        for e in all {
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(serde_json::from_str::<HsmError>(&json).unwrap(), e, "{json}");
+        }
     }
 }

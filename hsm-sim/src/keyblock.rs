@@ -16,8 +16,7 @@ use crate::error::HsmError;
 use crate::hexser;
 use crate::lmk::Lmk;
 
-/// What a key may be used for. Each verb checks it; later issues add variants (e.g.
-/// cryptogram master keys).
+/// What a key may be used for. Each verb checks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyUsage {
@@ -29,6 +28,10 @@ pub enum KeyUsage {
     JwtSigning,
     /// Signs `GET /v1/time` answers.
     TimeSigning,
+    /// Issuer master key (IMK) from which token master keys and limited-use keys are
+    /// derived (HMAC-SHA256, `docs/CRYPTOGRAM.md`). Versioned: new versions are added while
+    /// the HSM runs (`GenerateIssuerKey`), none is ever removed.
+    CryptogramMaster,
 }
 
 impl KeyUsage {
@@ -41,7 +44,7 @@ impl KeyUsage {
     pub fn algorithm(self) -> KeyAlgorithm {
         match self {
             Self::PanEncryption => KeyAlgorithm::Aes256Gcm,
-            Self::PanFingerprint => KeyAlgorithm::HmacSha256,
+            Self::PanFingerprint | Self::CryptogramMaster => KeyAlgorithm::HmacSha256,
             Self::JwtSigning | Self::TimeSigning => KeyAlgorithm::EcdsaP256,
         }
     }
@@ -52,7 +55,14 @@ impl KeyUsage {
             Self::PanFingerprint => "pan_fingerprint",
             Self::JwtSigning => "jwt_signing",
             Self::TimeSigning => "time_signing",
+            Self::CryptogramMaster => "cryptogram_master",
         }
+    }
+
+    /// Whether keys of this usage gain versions while the engine runs (and so live behind
+    /// the engine's lock rather than in its immutable key map).
+    pub fn is_rotating(self) -> bool {
+        matches!(self, Self::CryptogramMaster)
     }
 }
 
@@ -168,6 +178,23 @@ mod tests {
         edited.header.version = 2;
         assert_eq!(edited.unwrap_key(&lmk).unwrap_err(), HsmError::Crypto);
         assert_eq!(block.unwrap_key(&self::lmk()).unwrap_err(), HsmError::Crypto);
+    }
+
+    #[test]
+    fn cryptogram_master_keys_are_rotating_hmac_keys_that_cannot_sign() {
+        let usage = KeyUsage::CryptogramMaster;
+        assert_eq!(usage.algorithm(), KeyAlgorithm::HmacSha256);
+        assert!(usage.is_rotating() && !usage.is_signing());
+        assert_eq!(serde_json::to_value(usage).unwrap(), "cryptogram_master");
+        assert_eq!(usage.to_string(), "cryptogram_master");
+        for other in [
+            KeyUsage::PanEncryption,
+            KeyUsage::PanFingerprint,
+            KeyUsage::JwtSigning,
+            KeyUsage::TimeSigning,
+        ] {
+            assert!(!other.is_rotating());
+        }
     }
 
     #[test]

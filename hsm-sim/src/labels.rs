@@ -12,10 +12,18 @@ pub const JWT_SIGNING: &str = "jwt-signing";
 /// P-256 key signing server time for the phones' clock sync.
 pub const TIME_SIGNING: &str = "time-signing";
 
+/// HMAC-SHA256 issuer master key (IMK) of the cryptogram key hierarchy. Versioned: version 1
+/// is made with the base keys, `GenerateIssuerKey` adds the next.
+pub const ISSUER_MASTER_KEY: &str = "issuer-master-key";
+
+/// Highest IMK version: the issuer application data carries the version in one byte.
+pub const MAX_ISSUER_KEY_VERSION: u32 = 255;
+
 /// The base keys: label, usage, algorithm.
-pub(crate) const BASE_KEYS: [(&str, KeyUsage, KeyAlgorithm); 4] = [
+pub(crate) const BASE_KEYS: [(&str, KeyUsage, KeyAlgorithm); 5] = [
     (PAN_DATA, KeyUsage::PanEncryption, KeyAlgorithm::Aes256Gcm),
     (PAN_FINGERPRINT, KeyUsage::PanFingerprint, KeyAlgorithm::HmacSha256),
     (JWT_SIGNING, KeyUsage::JwtSigning, KeyAlgorithm::EcdsaP256),
     (TIME_SIGNING, KeyUsage::TimeSigning, KeyAlgorithm::EcdsaP256),
+    (ISSUER_MASTER_KEY, KeyUsage::CryptogramMaster, KeyAlgorithm::HmacSha256),
 ];

@@ -11,11 +11,14 @@
 //! `DecryptPan`, as a [`Pan`] that cannot be printed or serialized in clear by accident.
 
 mod client;
+mod client_verbs;
+mod cryptogram_ops;
 mod demo;
 mod engine;
 mod error;
 mod fsutil;
 mod hexser;
+mod kdf;
 pub mod keyblock;
 pub mod keystore;
 pub mod labels;
@@ -24,6 +27,7 @@ mod material;
 mod pan;
 mod pan_ops;
 mod sign_ops;
+pub mod tcp;
 mod verbs;
 
 pub use client::HsmClient;
@@ -34,4 +38,5 @@ pub use keyblock::{KeyAlgorithm, KeyUsage};
 pub use keystore::{init, InitReport};
 pub use lmk::Component;
 pub use pan::Pan;
-pub use verbs::{HealthReport, IssuedPan, Request, Response};
+pub use tcp::{Psk, TcpClientConfig};
+pub use verbs::{HealthReport, IssuedPan, IssuerKeyInfo, LukSpec, Request, Response};

@@ -1,13 +1,22 @@
 //! The HSM's verbs as plain request/response values. They are serde types so that the TCP
-//! transport (a later issue) can carry them in frames unchanged; byte strings travel as hex.
+//! transport can carry them in frames unchanged; byte strings travel as hex, except inside
+//! an [`EncryptedBatch`], whose own serde form (base64url, defined by `emv`) is the one the
+//! phone receives.
+//!
+//! `Debug` of a [`Request`] never shows a cryptogram or a cryptogram input (the input holds
+//! the token PAN in BCD); PANs print as their last four digits.
 
+use std::fmt;
+
+use emv::cryptogram::KeyIndex;
+use emv::luk_batch::EncryptedBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::hexser;
 use crate::pan::{self, Pan};
 
 /// One request to the HSM.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verb", rename_all = "snake_case")]
 pub enum Request {
     /// Make a new random PAN under `bin`; only its ciphertext, fingerprint and last four
@@ -37,6 +46,101 @@ pub enum Request {
         label: String,
     },
     Health,
+    /// Make the next version of the issuer master key (IMK) and persist it. Versions run
+    /// from 1 to 255 (the IAD carries the version in one byte).
+    GenerateIssuerKey,
+    /// Every IMK version, oldest first.
+    IssuerKeyVersions,
+    /// Derive the LUKs `luks` of `token_pan` from IMK `imk_version` and seal them to the
+    /// device key (`docs/CRYPTOGRAM.md`, "LUK batch"). 1 to 32 specs, distinct key indexes.
+    DeriveLukBatch {
+        imk_version: u32,
+        #[serde(with = "pan::wire")]
+        token_pan: Pan,
+        /// The token's id as ASCII; bound into the batch key and the AAD.
+        token_ref: String,
+        /// SEC1 uncompressed P-256 point (65 bytes).
+        #[serde(with = "hexser::vec")]
+        device_public_key: Vec<u8>,
+        luks: Vec<LukSpec>,
+    },
+    /// Derive the LUK `key_index` of `token_pan` from IMK `imk_version` and check
+    /// `cryptogram` over `input` in constant time. The input must be a layout-1 input that
+    /// carries this token PAN and key index.
+    VerifyCryptogram {
+        imk_version: u32,
+        #[serde(with = "pan::wire")]
+        token_pan: Pan,
+        #[serde(with = "hexser::array")]
+        key_index: [u8; 6],
+        /// The 54-byte cryptogram input.
+        #[serde(with = "hexser::vec")]
+        input: Vec<u8>,
+        #[serde(with = "hexser::array")]
+        cryptogram: [u8; 8],
+    },
+}
+
+/// One LUK to derive: its key index and the limits the phone will enforce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LukSpec {
+    /// Issue time (u32 unix seconds) ‖ sequence number (u16), see [`KeyIndex`].
+    #[serde(with = "hexser::array")]
+    pub key_index: [u8; 6],
+    /// Unix seconds.
+    pub expires_at_s: u64,
+    /// Transaction budget, at least 1.
+    pub max_uses: u16,
+}
+
+/// A version of the issuer master key, as operators may see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerKeyInfo {
+    pub version: u32,
+    /// First 3 bytes of HMAC-SHA256(key, 16 zero bytes), 6 uppercase hex digits.
+    pub kcv: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::GeneratePan { bin, length } => {
+                f.debug_struct("GeneratePan").field("bin", bin).field("length", length).finish()
+            }
+            Self::PanFingerprint { pan } => {
+                f.debug_struct("PanFingerprint").field("pan", pan).finish()
+            }
+            Self::DecryptPan { ciphertext } => {
+                f.debug_struct("DecryptPan").field("ciphertext", ciphertext).finish()
+            }
+            Self::Sign { label, message } => {
+                f.debug_struct("Sign").field("label", label).field("message", message).finish()
+            }
+            Self::PublicKey { label } => f.debug_struct("PublicKey").field("label", label).finish(),
+            Self::Health => f.write_str("Health"),
+            Self::GenerateIssuerKey => f.write_str("GenerateIssuerKey"),
+            Self::IssuerKeyVersions => f.write_str("IssuerKeyVersions"),
+            Self::DeriveLukBatch { imk_version, token_pan, token_ref, device_public_key, luks } => {
+                f.debug_struct("DeriveLukBatch")
+                    .field("imk_version", imk_version)
+                    .field("token_pan", token_pan)
+                    .field("token_ref", token_ref)
+                    .field("device_public_key", &format_args!("{} bytes", device_public_key.len()))
+                    .field("luks", luks)
+                    .finish()
+            }
+            Self::VerifyCryptogram { imk_version, token_pan, key_index, input, cryptogram: _ } => f
+                .debug_struct("VerifyCryptogram")
+                .field("imk_version", imk_version)
+                .field("token_pan", token_pan)
+                .field("key_index", &KeyIndex(*key_index))
+                .field("input", &format_args!("<{} bytes>", input.len()))
+                .field("cryptogram", &format_args!("<redacted>"))
+                .finish(),
+        }
+    }
 }
 
 impl Request {
@@ -49,6 +153,10 @@ impl Request {
             Self::Sign { .. } => "sign",
             Self::PublicKey { .. } => "public_key",
             Self::Health => "health",
+            Self::GenerateIssuerKey => "generate_issuer_key",
+            Self::IssuerKeyVersions => "issuer_key_versions",
+            Self::DeriveLukBatch { .. } => "derive_luk_batch",
+            Self::VerifyCryptogram { .. } => "verify_cryptogram",
         }
     }
 }
@@ -77,6 +185,18 @@ pub enum Response {
         sec1: Vec<u8>,
     },
     Health(HealthReport),
+    /// The IMK version `GenerateIssuerKey` made.
+    IssuerKey(IssuerKeyInfo),
+    IssuerKeyVersions {
+        /// Oldest first, newest last.
+        versions: Vec<IssuerKeyInfo>,
+    },
+    /// LUKs sealed to the device key; only the device can open them.
+    LukBatch(EncryptedBatch),
+    /// `valid: false` when the cryptogram does not verify (not an error).
+    CryptogramVerified {
+        valid: bool,
+    },
 }
 
 impl Response {
@@ -89,6 +209,10 @@ impl Response {
             Self::Sign { .. } => "sign",
             Self::PublicKey { .. } => "public_key",
             Self::Health(_) => "health",
+            Self::IssuerKey(_) => "generate_issuer_key",
+            Self::IssuerKeyVersions { .. } => "issuer_key_versions",
+            Self::LukBatch(_) => "derive_luk_batch",
+            Self::CryptogramVerified { .. } => "verify_cryptogram",
         }
     }
 }

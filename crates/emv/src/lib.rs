@@ -5,7 +5,9 @@
 //! [`fuzzing`] checks replay its corpus in the normal test suite.
 
 pub mod apdu;
+pub mod cryptogram;
 pub mod fuzzing;
+pub mod luk_batch;
 pub mod qr;
 pub mod tags;
 pub mod tlv;

@@ -62,11 +62,13 @@ impl<S: Store> Issuing<S> {
     ) -> Result<Created<CardView>> {
         who.require(&[Role::Owner, Role::Admin], "only owners and admins issue cards")?;
         let org = who.org()?;
-        let group = self.placement(who, org, req.group_id).await?;
-        self.check_binding_targets(who, org, req.driver_id, req.vehicle_id).await?;
+        // A retry answers as the first request did, even if the driver, vehicle or group
+        // changed since: the card exists, and the key is this caller's own.
         if let Some(replayed) = idempotency::replay(&self.store, who, key).await? {
             return Ok(replayed);
         }
+        let group = self.placement(who, org, req.group_id).await?;
+        self.check_binding_targets(who, org, req.driver_id, req.vehicle_id).await?;
         for attempt in 1..=PAN_COLLISION_RETRIES {
             let new = self.new_card(who, org, group, req).await?;
             let record = idempotency::record(who, key, &new.view)?;

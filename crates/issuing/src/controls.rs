@@ -22,12 +22,14 @@ fn parse_document(record: &ControlsRecord) -> Result<Controls> {
 }
 
 impl<S: Store> Issuing<S> {
-    /// The org a subject lives in, if the caller may set controls on it. Admins may set
-    /// controls inside their subtree; only owners at org level.
+    /// The org a subject lives in, if the caller may read (or, with `write`, set) controls
+    /// on it. Admins work inside their subtree; only owners at org level and on an admin's
+    /// own group.
     async fn controllable(
         &self,
         who: &Principal,
         subject: SubjectRef,
+        write: bool,
     ) -> Result<(OrgId, Option<CardId>)> {
         who.require(&[Role::Owner, Role::Admin], "only owners and admins set controls")?;
         let org = who.org()?;
@@ -37,7 +39,7 @@ impl<S: Store> Issuing<S> {
             Level::Group => {
                 self.get_group(who, GroupId(subject.id)).await?;
                 // An admin's own group is capped by the owner: an admin tightens below it.
-                if who.role == Role::Admin && who.group_id == Some(GroupId(subject.id)) {
+                if write && who.role == Role::Admin && who.group_id == Some(GroupId(subject.id)) {
                     return Err(IssuingError::Forbidden(
                         "only the owner sets your own group's controls",
                     ));
@@ -65,7 +67,7 @@ impl<S: Store> Issuing<S> {
     }
 
     pub async fn get_controls(&self, who: &Principal, subject: SubjectRef) -> Result<ControlsView> {
-        let (org, _) = self.controllable(who, subject).await?;
+        let (org, _) = self.controllable(who, subject, false).await?;
         let stored = self.store.get_controls(org, &[(subject.level, subject.id)]).await?;
         let (controls, updated) = match stored.first() {
             Some(r) => (parse_document(r)?, Some(rfc3339(r.updated_us))),
@@ -87,7 +89,7 @@ impl<S: Store> Issuing<S> {
         controls: Controls,
     ) -> Result<ControlsView> {
         controls.validate()?;
-        let (org, card) = self.controllable(who, subject).await?;
+        let (org, card) = self.controllable(who, subject, true).await?;
         let stored = self.store.get_controls(org, &[(subject.level, subject.id)]).await?;
         let before = stored.first().map(parse_document).transpose()?;
         let now = now_us();

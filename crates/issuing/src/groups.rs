@@ -32,6 +32,9 @@ impl<S: Store> Issuing<S> {
         key: Option<&IdempotencyKey>,
     ) -> Result<Created<GroupView>> {
         who.require(&[Role::Owner, Role::Admin], "only owners and admins manage groups")?;
+        if let Some(replayed) = idempotency::replay(&self.store, who, key).await? {
+            return Ok(replayed);
+        }
         let org = who.org()?;
         let parent_path = match req.parent_id {
             Some(parent) => {
@@ -47,9 +50,6 @@ impl<S: Store> Issuing<S> {
                 .into())
             }
         };
-        if let Some(replayed) = idempotency::replay(&self.store, who, key).await? {
-            return Ok(replayed);
-        }
         let id = GroupId::new();
         let path = format!("{}{id}/", parent_path.as_deref().unwrap_or("/"));
         if path.matches('/').count() > MAX_GROUP_DEPTH + 1 {

@@ -75,10 +75,11 @@ impl<S: Store> Issuing<S> {
         req: &CreateUser,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created<InvitedUserView>> {
-        let (org, group) = self.placement_for_new_user(who, req).await?;
+        // A retry answers as the first request did, even if scope changed since.
         if let Some(replayed) = idempotency::replay(&self.store, who, key).await? {
             return Ok(replayed);
         }
+        let (org, group) = self.placement_for_new_user(who, req).await?;
         let now = now_us();
         let ttl = self.config.invite_ttl_secs;
         let (user, view) = new_invite(&req.email, &req.name, req.role, org, group, now, ttl)?;

@@ -68,11 +68,11 @@ impl<S: Store> Issuing<S> {
         key: Option<&IdempotencyKey>,
     ) -> Result<Created<VehicleView>> {
         who.require(&[Role::Owner, Role::Admin], "only owners and admins manage vehicles")?;
-        let org = who.org()?;
-        let group = self.placement(who, org, req.group_id).await?;
         if let Some(replayed) = idempotency::replay(&self.store, who, key).await? {
             return Ok(replayed);
         }
+        let org = who.org()?;
+        let group = self.placement(who, org, req.group_id).await?;
         let now = now_us();
         let vehicle = VehicleRecord {
             id: VehicleId::new(),

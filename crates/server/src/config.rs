@@ -11,6 +11,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub hsm: HsmConfig,
     pub issuing: IssuingConfig,
+    pub tokens: tokens::TokensConfig,
     /// Create the demo fleet when the database has no org yet.
     pub seed_demo: bool,
 }

@@ -38,8 +38,10 @@ pub enum StartError {
 pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
     let store = SqlStore::connect(&config.database_url).await?;
     let hsm = open_hsm(&config.hsm)?;
-    let issuing = Issuing::new(store, hsm, config.issuing.clone()).await?;
-    let state = AppState { issuing };
+    let issuing = Issuing::new(store, hsm.clone(), config.issuing.clone()).await?;
+    let tokens = tokens::Tokens::new(issuing.clone(), hsm, config.tokens.clone())
+        .map_err(StartError::Config)?;
+    let state = AppState { issuing, tokens };
     Ok((router(state.clone()), state))
 }
 

@@ -60,6 +60,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         listen: args.listen,
         hsm: HsmConfig { dir: args.hsm_dir, components: args.hsm_components },
         issuing: IssuingConfig { issuer_bin: args.issuer_bin, ..IssuingConfig::default() },
+        tokens: tokens::TokensConfig::default(),
         seed_demo: !args.no_demo,
     };
     let (app, state) = server::build(&config).await?;

@@ -5,4 +5,5 @@ use store::SqlStore;
 #[derive(Clone)]
 pub struct AppState {
     pub issuing: Issuing<SqlStore>,
+    pub tokens: tokens::Tokens<SqlStore>,
 }

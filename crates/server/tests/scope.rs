@@ -539,7 +539,12 @@ async fn north_admin_role_limits_on_users_groups_status_and_controls(b: Backend)
     }
     // The admin's own depot is capped by the owner; below it the admin tightens.
     let own_group = format!("/v1/groups/{north}/controls");
-    expect_error(app.put(&own_group, &admin, daily(20_000)).await, StatusCode::FORBIDDEN, "FORBIDDEN", &own_group);
+    expect_error(
+        app.put(&own_group, &admin, daily(20_000)).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+        &own_group,
+    );
     let path = format!("/v1/cards/{}/controls", app.north_card());
     let (status, body) = app.put(&path, &admin, daily(20_000)).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
@@ -1102,9 +1107,17 @@ async fn what_a_role_may_read_but_never_change_is_forbidden_not_hidden(b: Backen
     let (owner, admin, analyst) = (app.owner().await, app.admin_north().await, app.analyst().await);
     let north = app.group_id("North depot").await;
     let cap = json!({"daily": {"amount": 10000}});
-    assert_eq!(app.put(&format!("/v1/groups/{north}/controls"), &owner, cap).await.0, StatusCode::OK);
-    let (status, body) = app.put(&format!("/v1/groups/{north}/controls"), &admin, json!({"daily": {"amount": 999999}})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("FORBIDDEN")));
+    assert_eq!(
+        app.put(&format!("/v1/groups/{north}/controls"), &owner, cap).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = app
+        .put(&format!("/v1/groups/{north}/controls"), &admin, json!({"daily": {"amount": 999999}}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("FORBIDDEN"))
+    );
     let (_, kept) = app.get(&format!("/v1/groups/{north}/controls"), &owner).await;
     assert_eq!(kept["controls"]["daily"]["amount"], 10000, "the owner's cap stands");
 
@@ -1112,6 +1125,7 @@ async fn what_a_role_may_read_but_never_change_is_forbidden_not_hidden(b: Backen
     let (status, _) = app.put(&format!("/v1/cards/{card}/binding"), &analyst, json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let org = org_of(&app, &admin).await;
-    let (status, _) = app.patch(&format!("/v1/orgs/{org}"), &admin, json!({"name": "Mine now"})).await;
+    let (status, _) =
+        app.patch(&format!("/v1/orgs/{org}"), &admin, json!({"name": "Mine now"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -1,8 +1,8 @@
 use super::created;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{path_id, ApiJson, Auth, CreateJson};
+use crate::extract::{path_id, ApiJson, ApiQuery, Auth, CreateJson, RawId};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post, put};
@@ -39,7 +39,7 @@ struct CardQuery {
 async fn list(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Query(q): Query<CardQuery>,
+    ApiQuery(q): ApiQuery<CardQuery>,
 ) -> ApiResult<Json<Vec<CardView>>> {
     let status = q
         .status
@@ -60,7 +60,7 @@ async fn list(
 async fn get_card(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
 ) -> ApiResult<Json<CardView>> {
     Ok(Json(s.issuing.get_card(&who, path_id("card_id", &id)?).await?))
 }
@@ -68,7 +68,7 @@ async fn get_card(
 async fn change_status(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
     ApiJson(req): ApiJson<ChangeCardStatus>,
 ) -> ApiResult<Json<CardView>> {
     Ok(Json(s.issuing.change_card_status(&who, path_id("card_id", &id)?, &req).await?))
@@ -77,7 +77,7 @@ async fn change_status(
 async fn bind(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
     ApiJson(req): ApiJson<BindCard>,
 ) -> ApiResult<Json<CardView>> {
     Ok(Json(s.issuing.bind_card(&who, path_id("card_id", &id)?, &req).await?))
@@ -86,7 +86,7 @@ async fn bind(
 async fn bindings(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
 ) -> ApiResult<Json<Vec<BindingView>>> {
     Ok(Json(s.issuing.card_bindings(&who, path_id("card_id", &id)?).await?))
 }
@@ -94,7 +94,7 @@ async fn bindings(
 async fn events(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
 ) -> ApiResult<Json<Vec<EventView>>> {
     Ok(Json(s.issuing.card_events(&who, path_id("card_id", &id)?).await?))
 }
@@ -102,7 +102,7 @@ async fn events(
 async fn effective(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
 ) -> ApiResult<Json<EffectiveControlsView>> {
     Ok(Json(s.issuing.effective_controls(&who, path_id("card_id", &id)?).await?))
 }

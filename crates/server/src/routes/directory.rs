@@ -2,9 +2,9 @@
 
 use super::created;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{path_id, ApiJson, Auth, CreateJson};
+use crate::extract::{path_id, ApiJson, ApiQuery, Auth, CreateJson, RawId};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -42,7 +42,7 @@ async fn list_orgs(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json
 async fn get_org(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
 ) -> ApiResult<Json<OrgView>> {
     Ok(Json(s.issuing.get_org(&who, path_id("org_id", &id)?).await?))
 }
@@ -50,7 +50,7 @@ async fn get_org(
 async fn update_org(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
     ApiJson(req): ApiJson<UpdateOrg>,
 ) -> ApiResult<Json<OrgView>> {
     Ok(Json(s.issuing.update_org(&who, path_id("org_id", &id)?, &req).await?))
@@ -74,7 +74,7 @@ async fn list_groups(
 async fn get_group(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
 ) -> ApiResult<Json<GroupView>> {
     Ok(Json(s.issuing.get_group(&who, path_id("group_id", &id)?).await?))
 }
@@ -82,7 +82,7 @@ async fn get_group(
 async fn update_group(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
     ApiJson(req): ApiJson<UpdateGroup>,
 ) -> ApiResult<Json<GroupView>> {
     Ok(Json(s.issuing.update_group(&who, path_id("group_id", &id)?, &req).await?))
@@ -105,7 +105,7 @@ struct UserQuery {
 async fn list_users(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Query(q): Query<UserQuery>,
+    ApiQuery(q): ApiQuery<UserQuery>,
 ) -> ApiResult<Json<Vec<UserView>>> {
     let role = q
         .role
@@ -121,7 +121,7 @@ async fn list_users(
 async fn get_user(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
 ) -> ApiResult<Json<UserView>> {
     Ok(Json(s.issuing.get_user(&who, path_id("user_id", &id)?).await?))
 }
@@ -129,7 +129,7 @@ async fn get_user(
 async fn update_user(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
     ApiJson(req): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<UserView>> {
     Ok(Json(s.issuing.update_user(&who, path_id("user_id", &id)?, &req).await?))
@@ -138,7 +138,7 @@ async fn update_user(
 async fn deactivate_user(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
 ) -> ApiResult<Json<UserView>> {
     Ok(Json(s.issuing.deactivate_user(&who, path_id("user_id", &id)?).await?))
 }
@@ -161,7 +161,7 @@ async fn list_vehicles(
 async fn get_vehicle(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
 ) -> ApiResult<Json<VehicleView>> {
     Ok(Json(s.issuing.get_vehicle(&who, path_id("vehicle_id", &id)?).await?))
 }
@@ -169,7 +169,7 @@ async fn get_vehicle(
 async fn update_vehicle(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
     ApiJson(req): ApiJson<UpdateVehicle>,
 ) -> ApiResult<Json<VehicleView>> {
     Ok(Json(s.issuing.update_vehicle(&who, path_id("vehicle_id", &id)?, &req).await?))
@@ -178,7 +178,7 @@ async fn update_vehicle(
 async fn deactivate_vehicle(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    RawId(id): RawId,
 ) -> ApiResult<Json<VehicleView>> {
     Ok(Json(s.issuing.deactivate_vehicle(&who, path_id("vehicle_id", &id)?).await?))
 }

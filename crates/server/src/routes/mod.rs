@@ -6,6 +6,7 @@ mod cards;
 mod controls;
 mod directory;
 mod system;
+mod tokens;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,6 +23,7 @@ pub fn v1() -> Router<AppState> {
         .merge(directory::routes())
         .merge(cards::routes())
         .merge(controls::routes())
+        .merge(tokens::routes())
 }
 
 /// 201 with the new object, or the stored first answer for a repeated Idempotency-Key.

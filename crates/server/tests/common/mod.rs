@@ -3,6 +3,8 @@
 //! the demo fleet, and talk to it through its router with real HTTP requests.
 #![allow(dead_code)]
 
+pub mod phone;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
@@ -105,6 +107,7 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().expect("addr"),
             hsm: HsmConfig { dir: dir.join("hsm"), components: None },
             issuing: issuing::IssuingConfig::default(),
+            tokens: tokens::TokensConfig::default(),
             seed_demo: true,
         };
         let (router, state) = server::build(&config).await.expect("build app");

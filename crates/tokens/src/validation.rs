@@ -1,0 +1,191 @@
+//! Cryptogram validation, for the authorizer: resolve the token from its PAN, rebuild the
+//! cryptogram input from the payload, have the HSM verify the MAC, then check status, time,
+//! key budget and replay — each failure with its own reason (docs/CRYPTOGRAM.md).
+
+use crate::Tokens;
+use domain::atc::AtcRefusal;
+use domain::payment_time::{self, TimeVerdict};
+use domain::{CardId, CardStatus, OrgId, TokenId};
+use emv::cryptogram::{CryptogramInput, EntryMode, Iad, KeyIndex, TerminalData};
+use hsm_sim::Pan;
+use serde::Serialize;
+use store::{ClaimRefusal, Store, StoreError, TokenRecord, TokenStatus};
+
+/// How often a validation re-reads the token when a concurrent one moved its replay window.
+const CLAIM_RETRIES: usize = 8;
+
+/// What the terminal read from the phone.
+#[derive(Clone)]
+pub struct PaymentData {
+    pub entry_mode: EntryMode,
+    pub token_pan: String,
+    pub atc: u16,
+    pub iad: Vec<u8>,
+    pub cryptogram: [u8; 8],
+    pub card_unpredictable_number: [u8; 4],
+    /// The terminal's data the phone signed (NFC); `None` for QR.
+    pub terminal: Option<TerminalData>,
+}
+
+impl std::fmt::Debug for PaymentData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentData")
+            .field("entry_mode", &self.entry_mode)
+            .field("atc", &self.atc)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why payment data was refused. One machine-readable code each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CryptogramDecline {
+    CryptogramInvalid,
+    CryptogramExpired,
+    ClockSkew,
+    Replayed,
+    KeyExhausted,
+    TokenInactive,
+}
+
+impl CryptogramDecline {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::CryptogramInvalid => "CRYPTOGRAM_INVALID",
+            Self::CryptogramExpired => "CRYPTOGRAM_EXPIRED",
+            Self::ClockSkew => "CLOCK_SKEW",
+            Self::Replayed => "REPLAYED",
+            Self::KeyExhausted => "KEY_EXHAUSTED",
+            Self::TokenInactive => "TOKEN_INACTIVE",
+        }
+    }
+}
+
+/// Payment data that passed every check; its ATC is now spent.
+#[derive(Debug, Clone)]
+pub struct ValidatedPayment {
+    pub token_id: TokenId,
+    pub card_id: CardId,
+    pub org_id: OrgId,
+    pub atc: u16,
+    pub generated_at_ms: i64,
+    pub cdcvm: bool,
+}
+
+/// A validation outcome: the decline, or an internal failure (database, HSM) that is
+/// nobody's decline (the authorizer answers "try again", ISO 8583 91/96).
+pub type Validation = Result<Result<ValidatedPayment, CryptogramDecline>, issuing::IssuingError>;
+
+impl<S: Store> Tokens<S> {
+    pub async fn validate(&self, data: &PaymentData, now_ms: i64) -> Validation {
+        use CryptogramDecline::*;
+        let Ok(pan) = Pan::parse(&data.token_pan) else { return Ok(Err(CryptogramInvalid)) };
+        let fingerprint = self.hsm.pan_fingerprint(&pan).await?;
+        let token = match self.store().get_token_by_fingerprint(&fingerprint).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound) => return Ok(Err(CryptogramInvalid)),
+            Err(e) => return Err(e.into()),
+        };
+        let Ok(iad) = Iad::parse(&data.iad) else { return Ok(Err(CryptogramInvalid)) };
+        if u32::from(iad.imk_version) != token.imk_version {
+            return Ok(Err(CryptogramInvalid));
+        }
+        let luk = match self.store().get_luk(token.id, iad.key_index.0).await {
+            Ok(l) => l,
+            Err(StoreError::NotFound) => return Ok(Err(CryptogramInvalid)),
+            Err(e) => return Err(e.into()),
+        };
+        if !self.mac_verifies(&token, &pan, data, &iad).await? {
+            return Ok(Err(CryptogramInvalid));
+        }
+        if !self.token_live(&token).await? {
+            return Ok(Err(TokenInactive));
+        }
+        let window = match data.entry_mode {
+            EntryMode::Qr => payment_time::QR_VALIDITY_MS,
+            EntryMode::Nfc => payment_time::NFC_VALIDITY_MS,
+        };
+        match payment_time::classify(now_ms, iad.generated_at_ms, iad.sync_age_s, window) {
+            TimeVerdict::Fresh => {}
+            TimeVerdict::Expired => return Ok(Err(CryptogramExpired)),
+            TimeVerdict::ClockSkew => return Ok(Err(ClockSkew)),
+        }
+        if iad.generated_at_ms / 1_000 > luk.expires_s || luk.used_count >= luk.max_uses {
+            return Ok(Err(KeyExhausted));
+        }
+        let (token_id, card_id, org_id) = (token.id, token.card_id, token.org_id);
+        if let Err(decline) = self.claim(token, data.atc, iad.key_index).await? {
+            return Ok(Err(decline));
+        }
+        Ok(Ok(ValidatedPayment {
+            token_id,
+            card_id,
+            org_id,
+            atc: data.atc,
+            generated_at_ms: iad.generated_at_ms,
+            cdcvm: iad.cdcvm,
+        }))
+    }
+
+    async fn mac_verifies(
+        &self,
+        token: &TokenRecord,
+        pan: &Pan,
+        data: &PaymentData,
+        iad: &Iad,
+    ) -> Result<bool, issuing::IssuingError> {
+        let input = CryptogramInput {
+            entry_mode: data.entry_mode,
+            token_pan: pan.expose_digits().to_owned(),
+            key_index: iad.key_index,
+            atc: data.atc,
+            generated_at_ms: iad.generated_at_ms,
+            sync_age_s: iad.sync_age_s,
+            cdcvm: iad.cdcvm,
+            terminal: data.terminal,
+            card_unpredictable_number: data.card_unpredictable_number,
+        };
+        let Ok(bytes) = input.to_bytes() else { return Ok(false) };
+        let valid = self
+            .hsm
+            .verify_cryptogram(token.imk_version, pan, iad.key_index, &bytes, &data.cryptogram)
+            .await?;
+        Ok(valid)
+    }
+
+    /// The token and its card are both active (a blocked card blocks its tokens at once,
+    /// without touching them).
+    async fn token_live(&self, token: &TokenRecord) -> Result<bool, issuing::IssuingError> {
+        if token.status != TokenStatus::Active {
+            return Ok(false);
+        }
+        let card = self.store().get_card(token.org_id, token.card_id).await?;
+        Ok(card.status == CardStatus::Active)
+    }
+
+    /// Spends the ATC and one use of the LUK, re-reading the window when a concurrent
+    /// validation moved it first.
+    async fn claim(
+        &self,
+        mut token: TokenRecord,
+        atc: u16,
+        key_index: KeyIndex,
+    ) -> Result<Result<(), CryptogramDecline>, issuing::IssuingError> {
+        for _ in 0..CLAIM_RETRIES {
+            let next = match token.atc.accept(atc) {
+                Ok(next) => next,
+                Err(AtcRefusal::Reused | AtcRefusal::TooOld) => {
+                    return Ok(Err(CryptogramDecline::Replayed))
+                }
+            };
+            match self.store().claim_cryptogram(token.id, token.atc, next, key_index.0).await? {
+                Ok(()) => return Ok(Ok(())),
+                Err(ClaimRefusal::BudgetSpent) => return Ok(Err(CryptogramDecline::KeyExhausted)),
+                Err(ClaimRefusal::WindowMoved) => {
+                    token = self.store().get_token(token.org_id, token.id).await?;
+                }
+            }
+        }
+        Err(issuing::IssuingError::Internal("replay window contended past the retry limit".into()))
+    }
+}
