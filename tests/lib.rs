@@ -39,6 +39,11 @@ impl Server {
     /// Starts `forecourt` exactly as the README says (no arguments but the port), with
     /// verbose logs so that tests can search them.
     pub async fn start() -> Server {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts `forecourt` with extra environment variables.
+    pub async fn start_with(env: &[(&str, &str)]) -> Server {
         let dir =
             std::env::temp_dir().join(format!("forecourt-e2e-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -49,6 +54,7 @@ impl Server {
             .env("FORECOURT_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "debug")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .stdin(Stdio::null())
@@ -107,4 +113,83 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// A free loopback port (racy in theory; the OS does not hand it out again at once).
+pub fn free_loopback_port() -> u16 {
+    free_port()
+}
+
+/// A running `forecourt-hsm serve` on a fresh key store, as an operator would set it up.
+pub struct HsmProcess {
+    pub dir: PathBuf,
+    pub addr: String,
+    pub psk_hex: String,
+    components: String,
+    child: Option<Child>,
+}
+
+impl HsmProcess {
+    /// `forecourt-hsm init`, `gen-psk`, then `serve` on a free port.
+    pub fn start() -> HsmProcess {
+        let dir =
+            std::env::temp_dir().join(format!("forecourt-hsm-{}", uuid::Uuid::new_v4().simple()));
+        let bin = binary("forecourt-hsm");
+        let init = Command::new(&bin)
+            .args(["init", "--components", "2", "--dir"])
+            .arg(&dir)
+            .output()
+            .expect("init");
+        assert!(init.status.success(), "init: {}", String::from_utf8_lossy(&init.stderr));
+        let components: Vec<String> = String::from_utf8_lossy(&init.stdout)
+            .lines()
+            .filter(|l| l.starts_with("component "))
+            .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+            .collect();
+        assert_eq!(components.len(), 2, "init prints two components");
+        let psk = Command::new(&bin).arg("gen-psk").output().expect("gen-psk");
+        let psk_hex = String::from_utf8_lossy(&psk.stdout).trim().to_owned();
+        let mut hsm = HsmProcess {
+            dir,
+            addr: format!("127.0.0.1:{}", free_port()),
+            psk_hex,
+            components: components.join(","),
+            child: None,
+        };
+        hsm.spawn();
+        hsm
+    }
+
+    /// Starts (or restarts) `serve` and waits until it accepts connections.
+    pub fn spawn(&mut self) {
+        let child = Command::new(binary("forecourt-hsm"))
+            .args(["serve", "--listen", &self.addr, "--dir"])
+            .arg(&self.dir)
+            .env("FORECOURT_HSM_COMPONENTS", &self.components)
+            .env("FORECOURT_HSM_PSK", &self.psk_hex)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(STARTUP_TIMEOUT_SECS);
+        while std::net::TcpStream::connect(&self.addr).is_err() {
+            assert!(Instant::now() < deadline, "forecourt-hsm did not start listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for HsmProcess {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -4,8 +4,8 @@
 //! - [`keyblock`] / [`keystore`]: keys wrapped under the LMK with an authenticated header,
 //!   persisted atomically in `<dir>/keystore.json`.
 //! - [`Engine`]: opens the store and executes verbs ([`Request`] → [`Response`]).
-//! - [`HsmClient`]: the async handle services hold; the transport (in-process today, TCP
-//!   later) is hidden behind it.
+//! - [`HsmClient`]: the async handle services hold; the transport (in-process, or [`tcp`] to
+//!   `forecourt-hsm serve`) is hidden behind it.
 //!
 //! Master keys and clear keys never leave this crate. The clear PAN leaves only through
 //! `DecryptPan`, as a [`Pan`] that cannot be printed or serialized in clear by accident.

@@ -126,13 +126,53 @@ async fn readme_walkthrough_and_no_clear_pan_anywhere() {
 
     let (status, _) = api.send(M::POST, "/v1/auth/logout", Some(&owner), None).await;
     assert_eq!(status, 204);
+
+    // Anna's phone: sync the clock, enrol, get a token for her demo card.
+    let secrets =
+        phone_gets_a_token(&api, &anna_token, anna_cards[0]["id"].as_str().unwrap()).await;
     server.stop();
-    assert_no_clear_pan(&server).await;
+    assert_no_clear_pan(&server, &secrets).await;
+}
+
+/// Enrols a phone and provisions a token through the HTTP API; returns what must never
+/// appear in a log or file: the token PAN and every LUK (hex and raw).
+async fn phone_gets_a_token(api: &Api, token: &str, card: &str) -> Vec<Vec<u8>> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine as _;
+    use p256::ecdsa::signature::Signer;
+    use reqwest::Method as M;
+    let nonce = B64.encode([9u8; 16]);
+    let (status, time) = api.send(M::GET, &format!("/v1/time?nonce={nonce}"), None, None).await;
+    assert_eq!(status, 200, "{time}");
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let public = secret.public_key().to_sec1_bytes().to_vec();
+    let (_, challenge) =
+        api.send(M::POST, "/v1/devices/challenge", Some(token), Some(json!({}))).await;
+    let raw = B64.decode(challenge["challenge"].as_str().unwrap()).unwrap();
+    let message = [b"forecourt/enrol/v1".as_slice(), &raw, &public].concat();
+    let signature: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(&secret).sign(&message);
+    let enrol = json!({"public_key": B64.encode(&public), "challenge": challenge["challenge"],
+                       "signature": B64.encode(signature.to_bytes()), "label": "Anna's phone"});
+    let (status, device) = api.send(M::POST, "/v1/devices", Some(token), Some(enrol)).await;
+    assert_eq!(status, 201, "{device}");
+    let body = json!({"device_id": device["id"]});
+    let (status, provisioned) =
+        api.send(M::POST, &format!("/v1/cards/{card}/tokens"), Some(token), Some(body)).await;
+    assert_eq!(status, 201, "{provisioned}");
+    let batch = serde_json::from_value(provisioned["batch"].clone()).unwrap();
+    let token_id = provisioned["token"]["id"].as_str().unwrap();
+    let luks = emv::luk_batch::open(&secret, token_id, &batch).expect("the phone opens its batch");
+    let mut secrets = vec![provisioned["token_pan"].as_str().unwrap().as_bytes().to_vec()];
+    for luk in &luks {
+        secrets.push(luk.luk.to_vec());
+        secrets.push(hex::encode(*luk.luk).into_bytes());
+    }
+    secrets
 }
 
 /// Decrypts every card's PAN with the HSM the server used, then searches the database
 /// files, the key store and the server log for those digits.
-async fn assert_no_clear_pan(server: &Server) {
+async fn assert_no_clear_pan(server: &Server, more_secrets: &[Vec<u8>]) {
     let data = server.dir.join("forecourt-data");
     let hsm = hsm_sim::Engine::open_demo(&data.join("hsm")).expect("open the demo HSM");
     let client = hsm_sim::HsmClient::in_process(hsm);
@@ -170,6 +210,13 @@ async fn assert_no_clear_pan(server: &Server) {
                 "clear PAN found in {} (card ending {})",
                 file.display(),
                 &pan[pan.len() - 4..]
+            );
+        }
+        for (i, secret) in more_secrets.iter().enumerate() {
+            assert!(
+                !contains(bytes, secret),
+                "token secret #{i} (token PAN or LUK) found in {}",
+                file.display()
             );
         }
     }

@@ -21,6 +21,9 @@ pub enum IssuingError {
     Conflict { code: &'static str, message: String },
     #[error("the Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
+    /// A dependency (the HSM) cannot be reached right now: retry later.
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
     /// A dependency (database, HSM) failed; details go to the log, not to the caller.
     #[error("internal error")]
     Internal(String),
@@ -59,7 +62,13 @@ impl From<store::StoreError> for IssuingError {
 impl From<hsm_sim::HsmError> for IssuingError {
     fn from(e: hsm_sim::HsmError) -> Self {
         // HsmError messages are already free of key material.
-        Self::Internal(format!("hsm: {e}"))
+        match e {
+            hsm_sim::HsmError::Unavailable(why) => {
+                tracing::warn!(%why, "HSM unavailable");
+                Self::Unavailable("the HSM")
+            }
+            other => Self::Internal(format!("hsm: {other}")),
+        }
     }
 }
 

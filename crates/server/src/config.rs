@@ -22,6 +22,15 @@ pub struct HsmConfig {
     pub dir: PathBuf,
     /// LMK components (hex). `None`: demo mode, components kept beside the store.
     pub components: Option<Vec<String>>,
+    /// Use `forecourt-hsm serve` at this address instead of the in-process HSM.
+    pub remote: Option<RemoteHsm>,
+}
+
+/// An out-of-process HSM: its address and the pre-shared key (hex) both sides hold.
+#[derive(Clone)]
+pub struct RemoteHsm {
+    pub addr: String,
+    pub psk_hex: String,
 }
 
 impl std::fmt::Debug for HsmConfig {
@@ -30,6 +39,7 @@ impl std::fmt::Debug for HsmConfig {
         f.debug_struct("HsmConfig")
             .field("dir", &self.dir)
             .field("components", &components.as_deref().unwrap_or("demo mode"))
+            .field("remote", &self.remote.as_ref().map(|r| r.addr.as_str()))
             .finish()
     }
 }

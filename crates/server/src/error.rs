@@ -66,6 +66,11 @@ impl From<IssuingError> for ApiError {
                 "IDEMPOTENCY_KEY_REUSED",
                 IssuingError::IdempotencyMismatch.to_string(),
             ),
+            IssuingError::Unavailable(what) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "DEPENDENCY_UNAVAILABLE",
+                format!("{what} is unavailable; retry shortly"),
+            ),
             IssuingError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 Self::new(

@@ -10,7 +10,7 @@ mod extract;
 mod routes;
 mod state;
 
-pub use config::{Config, HsmConfig};
+pub use config::{Config, HsmConfig, RemoteHsm};
 pub use error::ApiError;
 pub use state::AppState;
 
@@ -46,6 +46,10 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
 }
 
 fn open_hsm(config: &HsmConfig) -> Result<HsmClient, StartError> {
+    if let Some(remote) = &config.remote {
+        let psk = hsm_sim::Psk::parse_hex(&remote.psk_hex)?;
+        return Ok(HsmClient::tcp(hsm_sim::TcpClientConfig::new(remote.addr.clone(), psk))?);
+    }
     std::fs::create_dir_all(&config.dir)
         .map_err(|e| StartError::Config(format!("cannot create {}: {e}", config.dir.display())))?;
     let engine = match &config.components {

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use issuing::IssuingConfig;
-use server::{demo, Config, HsmConfig};
+use server::{demo, Config, HsmConfig, RemoteHsm};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -26,6 +26,12 @@ struct Args {
     /// HSM runs in demo mode and keeps its components beside the store.
     #[arg(long, env = "FORECOURT_HSM_COMPONENTS", value_delimiter = ',', hide_env_values = true)]
     hsm_components: Option<Vec<String>>,
+    /// Address of `forecourt-hsm serve` (host:port). Without it the HSM runs in-process.
+    #[arg(long, env = "FORECOURT_HSM_ADDR")]
+    hsm_addr: Option<String>,
+    /// Pre-shared key (hex) for the out-of-process HSM, from `forecourt-hsm gen-psk`.
+    #[arg(long, env = "FORECOURT_HSM_PSK", hide_env_values = true)]
+    hsm_psk: Option<String>,
     /// Issuer BIN that new cards are numbered under (6 to 8 digits).
     #[arg(long, env = "FORECOURT_ISSUER_BIN", default_value = "700123")]
     issuer_bin: String,
@@ -58,7 +64,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config {
         database_url: args.database_url,
         listen: args.listen,
-        hsm: HsmConfig { dir: args.hsm_dir, components: args.hsm_components },
+        hsm: HsmConfig {
+            dir: args.hsm_dir,
+            components: args.hsm_components,
+            remote: match (args.hsm_addr, args.hsm_psk) {
+                (Some(addr), Some(psk_hex)) => Some(RemoteHsm { addr, psk_hex }),
+                (None, None) => None,
+                _ => return Err("--hsm-addr and FORECOURT_HSM_PSK go together".into()),
+            },
+        },
         issuing: IssuingConfig { issuer_bin: args.issuer_bin, ..IssuingConfig::default() },
         tokens: tokens::TokensConfig::default(),
         seed_demo: !args.no_demo,

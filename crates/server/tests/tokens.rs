@@ -179,6 +179,9 @@ async fn every_decline_reason_from_a_constructed_case(b: Backend) {
     check(phone.qr_payment(0, 9, now, 60), None).await;
     check(phone.qr_payment(0, 10, now, 60), None).await;
     check(phone.qr_payment(0, 11, now, 60), Some(KeyExhausted)).await;
+    // A LUK past its time to live.
+    expire_luk(&app, &phone.token_id, &phone.luks[3].key_index.0).await;
+    check(phone.qr_payment(3, 13, now, 60), Some(KeyExhausted)).await;
     // A blocked card blocks its tokens at once.
     let owner = app.owner().await;
     let (status, _) = app
@@ -270,4 +273,20 @@ async fn revoking_the_device_kills_its_tokens(b: Backend) {
     let (status, _) =
         app.post(&format!("/v1/devices/{}/revoke", phone.device_id), &boris, json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another driver cannot touch it");
+}
+
+/// Moves a LUK's expiry into the past, as time would.
+async fn expire_luk(app: &TestApp, token_id: &str, key_index: &[u8; 6]) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&app.database_url()).await.expect("db");
+    let past = now_ms() / 1_000 - 1;
+    let done = sqlx::query("UPDATE luks SET expires_s = $1 WHERE token_id = $2 AND key_index = $3")
+        .bind(past)
+        .bind(token_id)
+        .bind(hex::encode(key_index))
+        .execute(&mut db)
+        .await
+        .expect("update");
+    assert_eq!(done.rows_affected(), 1);
 }

@@ -88,6 +88,24 @@ async fn fresh_pg_database() -> Option<(String, String)> {
     Some((name.clone(), format!("{base}/{name}")))
 }
 
+/// With `FORECOURT_TEST_HSM=tcp` every test talks to its HSM over the TCP transport
+/// (`forecourt-hsm serve`'s code, on a loopback port) instead of in-process.
+async fn remote_hsm(dir: &std::path::Path) -> Option<server::RemoteHsm> {
+    if std::env::var("FORECOURT_TEST_HSM").ok().as_deref() != Some("tcp") {
+        return None;
+    }
+    let hsm_dir = dir.join("remote-hsm");
+    std::fs::create_dir_all(&hsm_dir).expect("hsm dir");
+    let engine = std::sync::Arc::new(hsm_sim::Engine::open_demo(&hsm_dir).expect("hsm"));
+    let psk = hsm_sim::Psk::generate();
+    let psk_hex = psk.to_hex().to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let limits = hsm_sim::tcp::ServerLimits::default();
+    tokio::spawn(hsm_sim::tcp::serve(listener, engine, psk, limits));
+    Some(server::RemoteHsm { addr, psk_hex })
+}
+
 impl TestApp {
     /// A fresh application with the demo fleet; `None` only when PostgreSQL is not
     /// available outside CI (the skip is printed).
@@ -105,7 +123,11 @@ impl TestApp {
         let config = Config {
             database_url: database_url.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
-            hsm: HsmConfig { dir: dir.join("hsm"), components: None },
+            hsm: HsmConfig {
+                dir: dir.join("hsm"),
+                components: None,
+                remote: remote_hsm(&dir).await,
+            },
             issuing: issuing::IssuingConfig::default(),
             tokens: tokens::TokensConfig::default(),
             seed_demo: true,
