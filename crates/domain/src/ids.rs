@@ -38,4 +38,17 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(OrgId, GroupId, UserId, VehicleId, CardId, EventId, SessionId, DeviceId, TokenId);
+id_type!(
+    OrgId,
+    GroupId,
+    UserId,
+    VehicleId,
+    CardId,
+    EventId,
+    SessionId,
+    DeviceId,
+    TokenId,
+    StationId,
+    TerminalId,
+    AuthorizationId,
+);

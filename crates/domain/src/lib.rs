@@ -3,8 +3,10 @@
 //! of its arguments, so it can be tested exhaustively and reused by every service.
 
 pub mod atc;
+pub mod authorize;
 pub mod card;
 pub mod controls;
+pub mod decline;
 pub mod ids;
 pub mod luhn;
 pub mod money;

@@ -28,6 +28,8 @@ pub const COMMON_TRANSPARENT_TEMPLATE: Tag = known(0x64);
 pub const COMMAND_TEMPLATE: Tag = known(0x83);
 /// Payload Format Indicator of an EMV CPM QR code.
 pub const PAYLOAD_FORMAT_INDICATOR: Tag = known(0x85);
+/// Response message template format 2: the card's answer to GET PROCESSING OPTIONS.
+pub const RESPONSE_TEMPLATE: Tag = known(0x77);
 /// Issuer Application Data.
 pub const IAD: Tag = known(0x9F10);
 /// Application Cryptogram.

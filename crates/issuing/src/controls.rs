@@ -131,7 +131,17 @@ impl<S: Store> Issuing<S> {
     ) -> Result<EffectiveControlsView> {
         let card = self.visible_card(who, id).await?;
         let org = self.store.get_org(card.org_id).await.or_not_found("org")?;
-        let chain = chain_of(&card);
+        let (chain, effective) = self.effective_of(&card).await?;
+        Ok(EffectiveControlsView { card_id: card.id, currency: org.currency, chain, effective })
+    }
+
+    /// The effective control of a card and the chain it was read from, with no caller
+    /// checks: for the authorizer, which has authenticated the terminal instead.
+    pub async fn effective_of(
+        &self,
+        card: &store::CardRecord,
+    ) -> Result<(Vec<LevelRef>, domain::controls::Effective)> {
+        let chain = chain_of(card);
         let subjects: Vec<_> = chain.iter().map(|l| (l.level, l.id)).collect();
         let stored = self.store.get_controls(card.org_id, &subjects).await?;
         let mut documents = Vec::with_capacity(chain.len());
@@ -142,12 +152,8 @@ impl<S: Store> Issuing<S> {
             }
         }
         let links: Vec<_> = documents.iter().map(|(l, c)| (*l, c)).collect();
-        Ok(EffectiveControlsView {
-            card_id: card.id,
-            currency: org.currency,
-            chain,
-            effective: effective(&links),
-        })
+        let effective = effective(&links);
+        Ok((chain, effective))
     }
 }
 

@@ -101,7 +101,7 @@ async fn clear_pan(app: &TestApp, card_id: &str) -> String {
         .expect("card row");
     db.close().await.expect("close");
     let ciphertext: Vec<u8> = row.try_get("pan_ciphertext").expect("ciphertext");
-    let hsm = hsm_sim::Engine::open_demo(&app.dir.join("hsm")).expect("open the HSM key store");
+    let hsm = hsm_sim::Engine::open_demo(&app.hsm_dir()).expect("open the HSM key store");
     let pan = hsm_sim::HsmClient::in_process(hsm).decrypt_pan(&ciphertext).await.expect("decrypt");
     pan.expose_digits().to_owned()
 }

@@ -6,11 +6,13 @@
 //! in `sql/dialect.rs`. Every mutating method is one transaction that also writes its audit
 //! events and idempotency record, so nothing is ever half-written.
 
+mod authorizer;
 mod error;
 mod records;
 mod sql;
 mod traits;
 
+pub use authorizer::*;
 pub use error::StoreError;
 pub use records::*;
 pub use sql::{Backend, SqlStore};

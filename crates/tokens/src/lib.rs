@@ -17,7 +17,7 @@ pub use clock::{signed_time_message, SignedTime};
 pub use config::TokensConfig;
 pub use devices::{enrol_message, Enrol, NewChallenge};
 pub use provisioning::{replenish_message, Provision, Replenish, UsageReport};
-pub use validation::{CryptogramDecline, PaymentData, ValidatedPayment, Validation};
+pub use validation::{Checked, CryptogramDecline, PaymentData, ValidatedPayment, Validation};
 
 use hsm_sim::HsmClient;
 use issuing::Issuing;

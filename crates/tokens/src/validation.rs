@@ -8,6 +8,7 @@ use domain::payment_time::{self, TimeVerdict};
 use domain::{CardId, CardStatus, OrgId, TokenId};
 use emv::cryptogram::{CryptogramInput, EntryMode, Iad, KeyIndex, TerminalData};
 use hsm_sim::Pan;
+use issuing::IssuingError;
 use serde::Serialize;
 use store::{ClaimRefusal, Store, StoreError, TokenRecord, TokenStatus};
 
@@ -72,12 +73,40 @@ pub struct ValidatedPayment {
     pub cdcvm: bool,
 }
 
+/// Payment data that passed every check, with the claim that spends it.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub payment: ValidatedPayment,
+    pub claim: store::CryptogramClaim,
+    key_index: KeyIndex,
+    token: TokenRecord,
+}
+
 /// A validation outcome: the decline, or an internal failure (database, HSM) that is
 /// nobody's decline (the authorizer answers "try again", ISO 8583 91/96).
 pub type Validation = Result<Result<ValidatedPayment, CryptogramDecline>, issuing::IssuingError>;
 
 impl<S: Store> Tokens<S> {
+    /// Checks payment data and spends its ATC and LUK use (standalone validation).
     pub async fn validate(&self, data: &PaymentData, now_ms: i64) -> Validation {
+        let checked = match self.check(data, now_ms).await? {
+            Ok(checked) => checked,
+            Err(decline) => return Ok(Err(decline)),
+        };
+        if let Err(decline) = self.claim(checked.token.clone(), data.atc, checked.key_index).await?
+        {
+            return Ok(Err(decline));
+        }
+        Ok(Ok(checked.payment))
+    }
+
+    /// Every check but the spending: the caller (the authorizer) spends the ATC and LUK use
+    /// in its own transaction with [`Checked::claim`], and re-checks on a moved window.
+    pub async fn check(
+        &self,
+        data: &PaymentData,
+        now_ms: i64,
+    ) -> Result<Result<Checked, CryptogramDecline>, IssuingError> {
         use CryptogramDecline::*;
         let Ok(pan) = Pan::parse(&data.token_pan) else { return Ok(Err(CryptogramInvalid)) };
         let fingerprint = self.hsm.pan_fingerprint(&pan).await?;
@@ -113,18 +142,22 @@ impl<S: Store> Tokens<S> {
         if iad.generated_at_ms / 1_000 > luk.expires_s || luk.used_count >= luk.max_uses {
             return Ok(Err(KeyExhausted));
         }
-        let (token_id, card_id, org_id) = (token.id, token.card_id, token.org_id);
-        if let Err(decline) = self.claim(token, data.atc, iad.key_index).await? {
-            return Ok(Err(decline));
-        }
-        Ok(Ok(ValidatedPayment {
-            token_id,
-            card_id,
-            org_id,
+        let Ok(new_window) = token.atc.accept(data.atc) else { return Ok(Err(Replayed)) };
+        let claim = store::CryptogramClaim {
+            token: token.id,
+            old: token.atc,
+            new: new_window,
+            key_index: iad.key_index.0,
+        };
+        let payment = ValidatedPayment {
+            token_id: token.id,
+            card_id: token.card_id,
+            org_id: token.org_id,
             atc: data.atc,
             generated_at_ms: iad.generated_at_ms,
             cdcvm: iad.cdcvm,
-        }))
+        };
+        Ok(Ok(Checked { payment, claim, key_index: iad.key_index, token }))
     }
 
     async fn mac_verifies(

@@ -287,6 +287,16 @@ impl TestApp {
 impl TestApp {
     /// The database URL of this app (`sqlite:<file>` or `postgres://.../<fresh db>`), for
     /// tests that look at the database directly.
+    /// Where this app's HSM keeps its key store (in-process, or the TCP server's).
+    pub fn hsm_dir(&self) -> PathBuf {
+        let remote = self.dir.join("remote-hsm");
+        if remote.exists() {
+            remote
+        } else {
+            self.dir.join("hsm")
+        }
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url.clone()
     }

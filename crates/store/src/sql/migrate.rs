@@ -24,6 +24,11 @@ const SQLITE: &[Migration] = &[
         name: "tokens",
         sql: include_str!("../../../../migrations/sqlite/0002_tokens.sql"),
     },
+    Migration {
+        version: 3,
+        name: "authorizer",
+        sql: include_str!("../../../../migrations/sqlite/0003_authorizer.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -36,6 +41,11 @@ const POSTGRES: &[Migration] = &[
         version: 2,
         name: "tokens",
         sql: include_str!("../../../../migrations/postgres/0002_tokens.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "authorizer",
+        sql: include_str!("../../../../migrations/postgres/0003_authorizer.sql"),
     },
 ];
 

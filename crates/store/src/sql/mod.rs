@@ -3,6 +3,7 @@
 //! in the subset both SQLite and PostgreSQL accept (`$n` placeholders, no `RETURNING`-only
 //! features, integers instead of booleans and timestamps).
 
+mod authorizer_impl;
 mod dialect;
 mod migrate;
 mod rows;

@@ -1,0 +1,301 @@
+//! What the authorizer persists: stations, terminals, fleet accounts and their ledger,
+//! authorizations with their holds, per-card period usage. A separate trait from
+//! [`crate::Store`] because it is a separate bounded part with its own hot path.
+
+use crate::StoreError;
+use domain::atc::AtcWindow;
+use domain::{AuthorizationId, CardId, OrgId, Product, StationId, TerminalId, TokenId};
+use std::future::Future;
+
+type R<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationRecord {
+    pub id: StationId,
+    pub name: String,
+    pub merchant_id: String,
+    /// Latitude and longitude in micro-degrees.
+    pub lat_e6: i64,
+    pub lon_e6: i64,
+    pub time_zone: String,
+    pub products: Vec<Product>,
+    pub created_us: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalStatus {
+    Active,
+    Suspended,
+}
+
+impl TerminalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+#[derive(Clone, PartialEq)]
+pub struct TerminalRecord {
+    pub id: TerminalId,
+    pub station_id: StationId,
+    pub label: String,
+    /// The signing secret wrapped by the HSM.
+    pub secret_wrapped: Vec<u8>,
+    pub status: TerminalStatus,
+    pub created_us: i64,
+    pub version: i64,
+}
+
+impl std::fmt::Debug for TerminalRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminalRecord")
+            .field("id", &self.id)
+            .field("station_id", &self.station_id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fleet's money, in minor units of its currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub org_id: OrgId,
+    pub credit_limit: i64,
+    pub credited: i64,
+    pub available: i64,
+    pub held: i64,
+    pub spent: i64,
+}
+
+impl AccountRecord {
+    /// The ledger's invariant; asserted after every movement.
+    pub fn balances(&self) -> bool {
+        self.available + self.held + self.spent == self.credited
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthStatus {
+    /// Approved (fully or partly) and holding money.
+    Approved,
+    Declined,
+    Completed,
+    Reversed,
+    /// The hold ran out before a completion came.
+    Expired,
+}
+
+impl AuthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Declined => "declined",
+            Self::Completed => "completed",
+            Self::Reversed => "reversed",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Approved, Self::Declined, Self::Completed, Self::Reversed, Self::Expired]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// One pre-authorization and what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizationRecord {
+    pub id: AuthorizationId,
+    pub org_id: Option<OrgId>,
+    pub card_id: Option<CardId>,
+    pub token_id: Option<TokenId>,
+    pub terminal_id: TerminalId,
+    pub station_id: StationId,
+    pub stan: String,
+    pub transmitted_at: String,
+    pub request_hash: String,
+    pub entry_mode: String,
+    pub status: AuthStatus,
+    pub response_code: String,
+    pub reason: Option<String>,
+    pub requested_amount: i64,
+    pub approved_amount: i64,
+    pub approved_volume_ml: i64,
+    pub held_amount: i64,
+    pub final_amount: Option<i64>,
+    pub final_volume_ml: Option<i64>,
+    pub product: Option<String>,
+    /// Period keys (day, week, month) the usage was counted under.
+    pub periods: [String; 3],
+    pub hold_expires_us: i64,
+    pub created_us: i64,
+    pub settled_us: Option<i64>,
+    /// The answer sent to the terminal (JSON), replayed to retries.
+    pub response: String,
+    /// The decision trace (JSON).
+    pub trace: String,
+    pub version: i64,
+}
+
+/// Limits re-checked by the database when usage is counted: `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeriodLimits {
+    pub amount: Option<i64>,
+    pub volume_ml: Option<i64>,
+    pub fills: Option<i64>,
+}
+
+/// The ATC and LUK use to spend in the authorization's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CryptogramClaim {
+    pub token: TokenId,
+    pub old: AtcWindow,
+    pub new: AtcWindow,
+    pub key_index: [u8; 6],
+}
+
+/// Everything one authorization writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct AuthorizationCommit {
+    pub record: AuthorizationRecord,
+    pub claim: Option<CryptogramClaim>,
+    /// For approvals: per-period limits (day, week, month) to re-check while counting.
+    pub limits: [PeriodLimits; 3],
+}
+
+/// Why the database refused a commit the decision allowed: the snapshot was stale. The
+/// caller re-reads and decides again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitRefusal {
+    /// Another request with this (terminal, STAN, time) was stored first.
+    Duplicate,
+    /// The token's replay window moved.
+    WindowMoved,
+    /// The LUK's budget ran out.
+    BudgetSpent,
+    /// The account no longer covers the hold.
+    Funds,
+    /// A period limit would be exceeded.
+    Limit,
+}
+
+pub trait AuthorizerStore: Clone + Send + Sync + 'static {
+    fn create_station(&self, s: &StationRecord) -> impl Future<Output = R<()>> + Send;
+    fn get_station(&self, id: StationId) -> impl Future<Output = R<StationRecord>> + Send;
+    fn list_stations(&self) -> impl Future<Output = R<Vec<StationRecord>>> + Send;
+    fn create_terminal(&self, t: &TerminalRecord) -> impl Future<Output = R<()>> + Send;
+    fn get_terminal(&self, id: TerminalId) -> impl Future<Output = R<TerminalRecord>> + Send;
+    fn set_terminal_status(&self, t: &TerminalRecord) -> impl Future<Output = R<()>> + Send;
+    /// Records a request nonce; false if this terminal used it since `forget_before_us`.
+    fn remember_nonce(
+        &self,
+        terminal: TerminalId,
+        nonce: &str,
+        now_us: i64,
+        forget_before_us: i64,
+    ) -> impl Future<Output = R<bool>> + Send;
+
+    /// The fleet's account, created empty on first use.
+    fn account(&self, org: OrgId, currency: &str) -> impl Future<Output = R<AccountRecord>> + Send;
+    /// Adds money (a top-up or payment received): funding → available.
+    fn credit_account(
+        &self,
+        org: OrgId,
+        currency: &str,
+        amount: i64,
+        now_us: i64,
+    ) -> impl Future<Output = R<AccountRecord>> + Send;
+    fn set_credit_limit(
+        &self,
+        org: OrgId,
+        currency: &str,
+        limit: i64,
+    ) -> impl Future<Output = R<AccountRecord>> + Send;
+    fn list_postings(
+        &self,
+        org: OrgId,
+        limit: i64,
+    ) -> impl Future<Output = R<Vec<PostingRecord>>> + Send;
+
+    fn get_authorization(
+        &self,
+        id: AuthorizationId,
+    ) -> impl Future<Output = R<AuthorizationRecord>> + Send;
+    fn find_authorization(
+        &self,
+        terminal: TerminalId,
+        stan: &str,
+        transmitted_at: &str,
+    ) -> impl Future<Output = R<Option<AuthorizationRecord>>> + Send;
+    fn list_authorizations(
+        &self,
+        org: OrgId,
+        card: Option<CardId>,
+        limit: i64,
+    ) -> impl Future<Output = R<Vec<AuthorizationRecord>>> + Send;
+    fn card_usage(
+        &self,
+        card: CardId,
+        periods: &[String; 3],
+    ) -> impl Future<Output = R<domain::authorize::PeriodUsage>> + Send;
+    /// Stores the authorization, spends its cryptogram, and for an approval places the hold
+    /// and counts the usage under the re-checked limits — all or nothing.
+    fn commit_authorization(
+        &self,
+        commit: &AuthorizationCommit,
+    ) -> impl Future<Output = R<Result<(), CommitRefusal>>> + Send;
+    /// Posts the final amount of an approved (or expired) authorization and releases the
+    /// rest of its hold; false if it was not in a state to complete.
+    fn complete_authorization(
+        &self,
+        id: AuthorizationId,
+        final_amount: i64,
+        final_volume_ml: i64,
+        product: &str,
+        now_us: i64,
+    ) -> impl Future<Output = R<bool>> + Send;
+    /// Releases the whole hold (`to` is `Reversed` or `Expired`); false if nothing was held.
+    fn release_authorization(
+        &self,
+        id: AuthorizationId,
+        to: AuthStatus,
+        now_us: i64,
+    ) -> impl Future<Output = R<bool>> + Send;
+    /// Approved authorizations whose hold expired before `now_us`.
+    fn expired_holds(
+        &self,
+        now_us: i64,
+        limit: i64,
+    ) -> impl Future<Output = R<Vec<AuthorizationId>>> + Send;
+    /// Remembers a reversal for a message never seen; false if already remembered.
+    fn remember_early_reversal(
+        &self,
+        terminal: TerminalId,
+        stan: &str,
+        transmitted_at: &str,
+        now_us: i64,
+    ) -> impl Future<Output = R<bool>> + Send;
+    fn early_reversal_exists(
+        &self,
+        terminal: TerminalId,
+        stan: &str,
+        transmitted_at: &str,
+    ) -> impl Future<Output = R<bool>> + Send;
+}
+
+/// One balanced movement in a fleet's ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostingRecord {
+    pub id: uuid::Uuid,
+    pub org_id: OrgId,
+    pub authorization_id: Option<AuthorizationId>,
+    pub kind: String,
+    pub from_bucket: String,
+    pub to_bucket: String,
+    pub amount: i64,
+    pub at_us: i64,
+}
