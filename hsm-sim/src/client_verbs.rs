@@ -1,7 +1,10 @@
-//! Typed helpers for the cryptogram verbs, on whatever transport the [`HsmClient`] uses.
+//! Typed helpers for the cryptogram and terminal verbs, on whatever transport the
+//! [`HsmClient`] uses.
 
 use emv::cryptogram::{KeyIndex, CRYPTOGRAM_LEN, INPUT_LEN};
 use emv::luk_batch::EncryptedBatch;
+use emv::terminal_auth::{MAC_LEN, SECRET_LEN};
+use zeroize::Zeroizing;
 
 use crate::client::HsmClient;
 use crate::error::HsmError;
@@ -67,6 +70,43 @@ impl HsmClient {
         };
         match self.call(request).await? {
             Response::CryptogramVerified { valid } => Ok(valid),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A new request-signing secret for the terminal `terminal_ref` (1 to 128 printable
+    /// ASCII characters): the clear secret, to show **once** to the operator who loads it
+    /// into the terminal, and the wrapped form (65 bytes, bound to `terminal_ref`), the only
+    /// one to store.
+    pub async fn generate_terminal_secret(
+        &self,
+        terminal_ref: &str,
+    ) -> Result<(Zeroizing<[u8; SECRET_LEN]>, Vec<u8>), HsmError> {
+        let request = Request::GenerateTerminalSecret { terminal_ref: terminal_ref.into() };
+        match self.call(request).await? {
+            Response::TerminalSecret { secret, wrapped } => Ok((secret.into_inner(), wrapped)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Whether `mac` is HMAC-SHA256(secret, `message`) for the secret `wrapped` holds, the
+    /// HSM unwrapping it for `terminal_ref`. `Ok(false)` for a wrong MAC or message and for a
+    /// wrapped secret that is altered or belongs to another terminal: refuse the request.
+    pub async fn verify_terminal_mac(
+        &self,
+        terminal_ref: &str,
+        wrapped: &[u8],
+        message: &[u8],
+        mac: &[u8; MAC_LEN],
+    ) -> Result<bool, HsmError> {
+        let request = Request::VerifyTerminalMac {
+            terminal_ref: terminal_ref.into(),
+            wrapped: wrapped.to_vec(),
+            message: message.to_vec(),
+            mac: *mac,
+        };
+        match self.call(request).await? {
+            Response::TerminalMacVerified { valid } => Ok(valid),
             other => Err(unexpected(&other)),
         }
     }

@@ -115,6 +115,12 @@ impl Engine {
                 self.verify_cryptogram(imk_version, &token_pan, key_index, &input, &cryptogram)
                     .map(|valid| Response::CryptogramVerified { valid })
             }
+            Request::GenerateTerminalSecret { terminal_ref } => self
+                .generate_terminal_secret(&terminal_ref)
+                .map(|(secret, wrapped)| Response::TerminalSecret { secret, wrapped }),
+            Request::VerifyTerminalMac { terminal_ref, wrapped, message, mac } => self
+                .verify_terminal_mac(&terminal_ref, &wrapped, &message, &mac)
+                .map(|valid| Response::TerminalMacVerified { valid }),
         }
     }
 

@@ -32,6 +32,9 @@ pub enum KeyUsage {
     /// derived (HMAC-SHA256, `docs/CRYPTOGRAM.md`). Versioned: new versions are added while
     /// the HSM runs (`GenerateIssuerKey`), none is ever removed.
     CryptogramMaster,
+    /// Wraps the per-terminal request-signing secrets (AES-256-GCM) so the server can store
+    /// them: `GenerateTerminalSecret` wraps, `VerifyTerminalMac` unwraps, nothing else.
+    TerminalKeyWrap,
 }
 
 impl KeyUsage {
@@ -43,7 +46,7 @@ impl KeyUsage {
     /// The only algorithm a key of this usage may have; checked when the store is opened.
     pub fn algorithm(self) -> KeyAlgorithm {
         match self {
-            Self::PanEncryption => KeyAlgorithm::Aes256Gcm,
+            Self::PanEncryption | Self::TerminalKeyWrap => KeyAlgorithm::Aes256Gcm,
             Self::PanFingerprint | Self::CryptogramMaster => KeyAlgorithm::HmacSha256,
             Self::JwtSigning | Self::TimeSigning => KeyAlgorithm::EcdsaP256,
         }
@@ -56,6 +59,7 @@ impl KeyUsage {
             Self::JwtSigning => "jwt_signing",
             Self::TimeSigning => "time_signing",
             Self::CryptogramMaster => "cryptogram_master",
+            Self::TerminalKeyWrap => "terminal_key_wrap",
         }
     }
 
@@ -192,9 +196,20 @@ mod tests {
             KeyUsage::PanFingerprint,
             KeyUsage::JwtSigning,
             KeyUsage::TimeSigning,
+            KeyUsage::TerminalKeyWrap,
         ] {
             assert!(!other.is_rotating());
         }
+    }
+
+    #[test]
+    fn terminal_key_wrap_is_a_fixed_aes_key_that_cannot_sign() {
+        let usage = KeyUsage::TerminalKeyWrap;
+        assert_eq!(usage.algorithm(), KeyAlgorithm::Aes256Gcm);
+        assert!(!usage.is_rotating() && !usage.is_signing());
+        assert_eq!(serde_json::to_value(usage).unwrap(), "terminal_key_wrap");
+        assert_eq!(serde_json::from_value::<KeyUsage>("terminal_key_wrap".into()).unwrap(), usage);
+        assert_eq!(usage.to_string(), "terminal_key_wrap");
     }
 
     #[test]

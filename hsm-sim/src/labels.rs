@@ -16,14 +16,20 @@ pub const TIME_SIGNING: &str = "time-signing";
 /// is made with the base keys, `GenerateIssuerKey` adds the next.
 pub const ISSUER_MASTER_KEY: &str = "issuer-master-key";
 
+/// AES-256-GCM key wrapping the per-terminal request-signing secrets, which the server stores
+/// only in this wrapped form (`docs/TERMINAL-API.md`).
+pub const TERMINAL_KEY_WRAP: &str = "terminal-key-wrap";
+
 /// Highest IMK version: the issuer application data carries the version in one byte.
 pub const MAX_ISSUER_KEY_VERSION: u32 = 255;
 
-/// The base keys: label, usage, algorithm.
-pub(crate) const BASE_KEYS: [(&str, KeyUsage, KeyAlgorithm); 5] = [
+/// The base keys: label, usage, algorithm. Opening a store generates each one it lacks, so a
+/// store made before a key was added here gains it on its next open.
+pub(crate) const BASE_KEYS: [(&str, KeyUsage, KeyAlgorithm); 6] = [
     (PAN_DATA, KeyUsage::PanEncryption, KeyAlgorithm::Aes256Gcm),
     (PAN_FINGERPRINT, KeyUsage::PanFingerprint, KeyAlgorithm::HmacSha256),
     (JWT_SIGNING, KeyUsage::JwtSigning, KeyAlgorithm::EcdsaP256),
     (TIME_SIGNING, KeyUsage::TimeSigning, KeyAlgorithm::EcdsaP256),
     (ISSUER_MASTER_KEY, KeyUsage::CryptogramMaster, KeyAlgorithm::HmacSha256),
+    (TERMINAL_KEY_WRAP, KeyUsage::TerminalKeyWrap, KeyAlgorithm::Aes256Gcm),
 ];

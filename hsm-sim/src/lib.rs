@@ -28,6 +28,7 @@ mod pan;
 mod pan_ops;
 mod sign_ops;
 pub mod tcp;
+mod terminal_ops;
 mod verbs;
 
 pub use client::HsmClient;
@@ -39,4 +40,6 @@ pub use keystore::{init, InitReport};
 pub use lmk::Component;
 pub use pan::Pan;
 pub use tcp::{Psk, TcpClientConfig};
-pub use verbs::{HealthReport, IssuedPan, IssuerKeyInfo, LukSpec, Request, Response};
+pub use verbs::{
+    HealthReport, IssuedPan, IssuerKeyInfo, LukSpec, Request, Response, TerminalSecret,
+};

@@ -4,13 +4,16 @@
 //! phone receives.
 //!
 //! `Debug` of a [`Request`] never shows a cryptogram or a cryptogram input (the input holds
-//! the token PAN in BCD); PANs print as their last four digits.
+//! the token PAN in BCD), nor a terminal MAC or the message it signs; PANs print as their
+//! last four digits. A [`TerminalSecret`] prints as `<redacted>` wherever it appears.
 
 use std::fmt;
 
 use emv::cryptogram::KeyIndex;
 use emv::luk_batch::EncryptedBatch;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::hexser;
 use crate::pan::{self, Pan};
@@ -79,6 +82,27 @@ pub enum Request {
         #[serde(with = "hexser::array")]
         cryptogram: [u8; 8],
     },
+    /// Make a random 32-byte request-signing secret for the terminal `terminal_ref` and wrap
+    /// it under the terminal key-wrap key, bound to `terminal_ref` (`docs/TERMINAL-API.md`).
+    /// `terminal_ref`: 1 to 128 printable ASCII characters (`0x21..=0x7E`).
+    GenerateTerminalSecret {
+        terminal_ref: String,
+    },
+    /// Unwrap the secret `wrapped` of `terminal_ref` inside the HSM and check `mac` =
+    /// HMAC-SHA256(secret, `message`) in constant time (`emv::terminal_auth::verify`).
+    /// Anything that does not verify — a wrong MAC or message, a secret wrapped for another
+    /// terminal, an altered or malformed `wrapped` — answers `valid: false`, not an error.
+    VerifyTerminalMac {
+        terminal_ref: String,
+        /// As `GenerateTerminalSecret` returned it.
+        #[serde(with = "hexser::vec")]
+        wrapped: Vec<u8>,
+        /// The canonical request (`emv::terminal_auth::canonical_request`).
+        #[serde(with = "hexser::vec")]
+        message: Vec<u8>,
+        #[serde(with = "hexser::array")]
+        mac: [u8; 32],
+    },
 }
 
 /// One LUK to derive: its key index and the limits the phone will enforce.
@@ -139,6 +163,17 @@ impl fmt::Debug for Request {
                 .field("input", &format_args!("<{} bytes>", input.len()))
                 .field("cryptogram", &format_args!("<redacted>"))
                 .finish(),
+            Self::GenerateTerminalSecret { terminal_ref } => f
+                .debug_struct("GenerateTerminalSecret")
+                .field("terminal_ref", terminal_ref)
+                .finish(),
+            Self::VerifyTerminalMac { terminal_ref, wrapped, message, mac: _ } => f
+                .debug_struct("VerifyTerminalMac")
+                .field("terminal_ref", terminal_ref)
+                .field("wrapped", &format_args!("<{} bytes>", wrapped.len()))
+                .field("message", &format_args!("<{} bytes>", message.len()))
+                .field("mac", &format_args!("<redacted>"))
+                .finish(),
         }
     }
 }
@@ -157,6 +192,8 @@ impl Request {
             Self::IssuerKeyVersions => "issuer_key_versions",
             Self::DeriveLukBatch { .. } => "derive_luk_batch",
             Self::VerifyCryptogram { .. } => "verify_cryptogram",
+            Self::GenerateTerminalSecret { .. } => "generate_terminal_secret",
+            Self::VerifyTerminalMac { .. } => "verify_terminal_mac",
         }
     }
 }
@@ -197,6 +234,20 @@ pub enum Response {
     CryptogramVerified {
         valid: bool,
     },
+    /// A new terminal secret: `secret` in clear, to be shown **once** to the operator who
+    /// loads it into the terminal and then forgotten; `wrapped`, the form to store. Layout
+    /// of `wrapped` (opaque to callers; see the `terminal_ops` module): `0x01 ‖ key version
+    /// (u32 BE) ‖ nonce (12) ‖ AES-256-GCM(secret) with its tag`, 65 bytes.
+    TerminalSecret {
+        secret: TerminalSecret,
+        #[serde(with = "hexser::vec")]
+        wrapped: Vec<u8>,
+    },
+    /// `valid: false` when the MAC does not verify or the wrapped secret does not unwrap for
+    /// this terminal (not an error: the caller refuses the request).
+    TerminalMacVerified {
+        valid: bool,
+    },
 }
 
 impl Response {
@@ -213,6 +264,8 @@ impl Response {
             Self::IssuerKeyVersions { .. } => "issuer_key_versions",
             Self::LukBatch(_) => "derive_luk_batch",
             Self::CryptogramVerified { .. } => "verify_cryptogram",
+            Self::TerminalSecret { .. } => "generate_terminal_secret",
+            Self::TerminalMacVerified { .. } => "verify_terminal_mac",
         }
     }
 }
@@ -237,4 +290,56 @@ pub struct HealthReport {
     pub status: String,
     pub lmk_kcv: String,
     pub key_count: usize,
+}
+
+/// A terminal's request-signing secret (32 bytes) as `GenerateTerminalSecret` returns it.
+/// Zeroized on drop; `Debug` prints `TerminalSecret(<redacted>)`; equality is constant time;
+/// lowercase hex on the wire (the text is zeroized too).
+#[derive(Clone)]
+pub struct TerminalSecret(Zeroizing<[u8; 32]>);
+
+impl TerminalSecret {
+    pub fn new(bytes: Zeroizing<[u8; 32]>) -> Self {
+        Self(bytes)
+    }
+
+    /// The clear secret, to hand to the operator once or to sign with in tests.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> Zeroizing<[u8; 32]> {
+        self.0
+    }
+}
+
+impl fmt::Debug for TerminalSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TerminalSecret(<redacted>)")
+    }
+}
+
+impl PartialEq for TerminalSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&*other.0).into()
+    }
+}
+
+impl Eq for TerminalSecret {}
+
+impl Serialize for TerminalSecret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = Zeroizing::new(hex::encode(self.0.as_slice()));
+        s.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for TerminalSecret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = Zeroizing::new(String::deserialize(d)?);
+        let mut out = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.as_bytes(), out.as_mut())
+            .map_err(|_| serde::de::Error::custom("terminal secret must be 64 hex digits"))?;
+        Ok(Self(out))
+    }
 }

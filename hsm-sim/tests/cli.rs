@@ -46,7 +46,7 @@ fn init_prints_components_and_check_opens_the_store() {
     }
     let out = stdout(&hsm(&args, None));
     assert!(out.contains("status: ok") && out.contains(&format!("LMK KCV: {kcv}")), "{out}");
-    assert!(out.contains("keys: 5"), "{out}");
+    assert!(out.contains("keys: 6"), "{out}");
 
     let out = stdout(&hsm(&["check", "--dir", d], Some(&components.join(","))));
     assert!(out.contains("status: ok"), "{out}");

@@ -26,7 +26,7 @@ async fn typed_helpers_round_trip() {
     key.verify(b"header.payload", &Signature::from_slice(&signature).unwrap()).unwrap();
 
     let health = client.health().await.unwrap();
-    assert_eq!((health.status.as_str(), health.lmk_kcv, health.key_count), ("ok", kcv, 5));
+    assert_eq!((health.status.as_str(), health.lmk_kcv, health.key_count), ("ok", kcv, 6));
     assert!(!format!("{client:?}").contains(pan.expose_digits()));
 }
 

@@ -320,7 +320,7 @@ fn rotation_survives_reopen() {
     assert_eq!(versions(&engine), before);
     assert_eq!(verify(&engine, 2, TOKEN_PAN, &bytes, mac), Ok(true));
     let Response::Health(health) = engine.execute(Request::Health).unwrap() else { panic!() };
-    assert_eq!(health.key_count, 7);
+    assert_eq!(health.key_count, 8);
     assert_eq!(generate_issuer_key(&engine).unwrap().version, 4);
 }
 

@@ -39,7 +39,7 @@ fn init_then_open_round_trip() {
     assert_eq!(keystore_json(&sub)["keys"].as_array().unwrap().len(), 0, "init stores no keys");
     let engine = Engine::open(&sub, &report.components).unwrap();
     let h = health(&engine);
-    assert_eq!((h.status.as_str(), h.lmk_kcv.as_str(), h.key_count), ("ok", &*report.lmk_kcv, 5));
+    assert_eq!((h.status.as_str(), h.lmk_kcv.as_str(), h.key_count), ("ok", &*report.lmk_kcv, 6));
 }
 
 #[test]
@@ -82,7 +82,14 @@ fn base_keys_are_created_once_and_stable_across_reopen() {
         store["keys"].as_array().unwrap().iter().map(|k| k["header"]["label"].clone()).collect();
     assert_eq!(
         labels,
-        ["pan-data", "pan-fingerprint", "jwt-signing", "time-signing", "issuer-master-key"]
+        [
+            "pan-data",
+            "pan-fingerprint",
+            "jwt-signing",
+            "time-signing",
+            "issuer-master-key",
+            "terminal-key-wrap"
+        ]
     );
 }
 

@@ -10,6 +10,7 @@ pub mod fuzzing;
 pub mod luk_batch;
 pub mod qr;
 pub mod tags;
+pub mod terminal_auth;
 pub mod tlv;
 
 pub use tlv::{Tag, Tlv, TlvError, Value};

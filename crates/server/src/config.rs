@@ -12,6 +12,9 @@ pub struct Config {
     pub hsm: HsmConfig,
     pub issuing: IssuingConfig,
     pub tokens: tokens::TokensConfig,
+    pub authorizer: authorizer::AuthorizerConfig,
+    /// How often expired holds are released.
+    pub hold_sweep_interval_secs: u64,
     /// Create the demo fleet when the database has no org yet.
     pub seed_demo: bool,
 }

@@ -64,6 +64,13 @@ async fn read_json<T: DeserializeOwned, S: Send + Sync>(
     req: Request,
     state: &S,
 ) -> Result<(Bytes, T), ApiError> {
+    let bytes = read_body(req, state).await?;
+    let value = parse_json(&bytes)?;
+    Ok((bytes, value))
+}
+
+/// The raw body of a JSON request: the content type checked, the size bounded.
+pub(crate) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     let json_type =
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
             ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
@@ -75,27 +82,31 @@ async fn read_json<T: DeserializeOwned, S: Send + Sync>(
             "send the body as Content-Type: application/json",
         ));
     }
-    let bytes = Bytes::from_request(req, state).await.map_err(|_| {
+    Bytes::from_request(req, state).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "BODY_TOO_LARGE",
             format!("the body must be at most {MAX_BODY_BYTES} bytes"),
         )
-    })?;
+    })
+}
+
+/// A JSON object body, with the failing field named on error.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Every body of this API is an object. serde would also read an array as a struct
     // (fields by position), so `[]` would silently mean "all fields absent".
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_some_and(|b| *b != b'{') && is_json(&bytes) {
+    if first.is_some_and(|b| *b != b'{') && is_json(bytes) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "INVALID_BODY",
             "the body must be a JSON object",
         ));
     }
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(e, &bytes))?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(e, bytes))?;
     de.end().map_err(|e| malformed(&e))?;
-    Ok((bytes, value))
+    Ok(value)
 }
 
 fn json_error(e: serde_path_to_error::Error<serde_json::Error>, bytes: &[u8]) -> ApiError {

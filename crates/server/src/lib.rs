@@ -39,9 +39,15 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
     let store = SqlStore::connect(&config.database_url).await?;
     let hsm = open_hsm(&config.hsm)?;
     let issuing = Issuing::new(store, hsm.clone(), config.issuing.clone()).await?;
-    let tokens = tokens::Tokens::new(issuing.clone(), hsm, config.tokens.clone())
+    let tokens = tokens::Tokens::new(issuing.clone(), hsm.clone(), config.tokens.clone())
         .map_err(StartError::Config)?;
-    let state = AppState { issuing, tokens };
+    let authorizer = authorizer::Authorizer::new(
+        issuing.clone(),
+        tokens.clone(),
+        hsm,
+        config.authorizer.clone(),
+    );
+    let state = AppState { issuing, tokens, authorizer };
     Ok((router(state.clone()), state))
 }
 

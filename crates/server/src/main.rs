@@ -75,6 +75,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         },
         issuing: IssuingConfig { issuer_bin: args.issuer_bin, ..IssuingConfig::default() },
         tokens: tokens::TokensConfig::default(),
+        authorizer: authorizer::AuthorizerConfig::default(),
+        hold_sweep_interval_secs: 30,
         seed_demo: !args.no_demo,
     };
     let (app, state) = server::build(&config).await?;
@@ -83,6 +85,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             print_demo(&fleet);
         }
     }
+    tokio::spawn(sweep_expired_holds(state.authorizer.clone(), config.hold_sweep_interval_secs));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, database = state.issuing.store().backend().as_str(), "forecourt is serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
@@ -100,6 +103,22 @@ fn print_demo(fleet: &demo::DemoFleet) {
         "        -d '{{\"email\":\"owner@demo-taxi.example\",\"password\":\"{}\"}}'\n",
         demo::DEMO_PASSWORD
     );
+}
+
+/// Releases holds whose completion never came, every `interval_secs`.
+async fn sweep_expired_holds(
+    authorizer: authorizer::Authorizer<store::SqlStore>,
+    interval_secs: u64,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
+    loop {
+        tick.tick().await;
+        match authorizer.expire_holds().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "expired holds released"),
+            Err(e) => tracing::warn!(error = %e, "hold sweep failed; retrying next tick"),
+        }
+    }
 }
 
 async fn shutdown() {

@@ -6,4 +6,5 @@ use store::SqlStore;
 pub struct AppState {
     pub issuing: Issuing<SqlStore>,
     pub tokens: tokens::Tokens<SqlStore>,
+    pub authorizer: authorizer::Authorizer<SqlStore>,
 }

@@ -3,7 +3,6 @@
 //! [`crate::Store`] because it is a separate bounded part with its own hot path.
 
 use crate::StoreError;
-use domain::atc::AtcWindow;
 use domain::{AuthorizationId, CardId, OrgId, Product, StationId, TerminalId, TokenId};
 use std::future::Future;
 
@@ -149,12 +148,13 @@ pub struct PeriodLimits {
     pub fills: Option<i64>,
 }
 
-/// The ATC and LUK use to spend in the authorization's transaction.
+/// The ATC and LUK use to spend in the authorization's transaction. The token's replay
+/// window is read and moved inside that transaction, under the token row's lock, so
+/// concurrent authorizations on one token queue instead of failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CryptogramClaim {
     pub token: TokenId,
-    pub old: AtcWindow,
-    pub new: AtcWindow,
+    pub atc: u16,
     pub key_index: [u8; 6],
 }
 
@@ -173,8 +173,8 @@ pub struct AuthorizationCommit {
 pub enum CommitRefusal {
     /// Another request with this (terminal, STAN, time) was stored first.
     Duplicate,
-    /// The token's replay window moved.
-    WindowMoved,
+    /// The ATC was used already (found under the token's lock).
+    Replayed,
     /// The LUK's budget ran out.
     BudgetSpent,
     /// The account no longer covers the hold.

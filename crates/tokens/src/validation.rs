@@ -142,13 +142,11 @@ impl<S: Store> Tokens<S> {
         if iad.generated_at_ms / 1_000 > luk.expires_s || luk.used_count >= luk.max_uses {
             return Ok(Err(KeyExhausted));
         }
-        let Ok(new_window) = token.atc.accept(data.atc) else { return Ok(Err(Replayed)) };
-        let claim = store::CryptogramClaim {
-            token: token.id,
-            old: token.atc,
-            new: new_window,
-            key_index: iad.key_index.0,
-        };
+        if token.atc.accept(data.atc).is_err() {
+            return Ok(Err(Replayed));
+        }
+        let claim =
+            store::CryptogramClaim { token: token.id, atc: data.atc, key_index: iad.key_index.0 };
         let payment = ValidatedPayment {
             token_id: token.id,
             card_id: token.card_id,

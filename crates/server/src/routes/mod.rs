@@ -1,11 +1,13 @@
 //! The `/v1` API, one module per resource. Handlers are thin: extract, call the service,
 //! shape the answer.
 
+mod accounts;
 mod auth;
 mod cards;
 mod controls;
 mod directory;
 mod system;
+mod terminal;
 mod tokens;
 
 use crate::error::ApiError;
@@ -24,6 +26,8 @@ pub fn v1() -> Router<AppState> {
         .merge(cards::routes())
         .merge(controls::routes())
         .merge(tokens::routes())
+        .merge(terminal::routes())
+        .merge(accounts::routes())
 }
 
 /// 201 with the new object, or the stored first answer for a repeated Idempotency-Key.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod phone;
+pub mod terminal;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -110,6 +111,11 @@ impl TestApp {
     /// A fresh application with the demo fleet; `None` only when PostgreSQL is not
     /// available outside CI (the skip is printed).
     pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// As [`TestApp::start`], with the configuration adjusted first.
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
         let dir =
             std::env::temp_dir().join(format!("forecourt-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -130,8 +136,12 @@ impl TestApp {
             },
             issuing: issuing::IssuingConfig::default(),
             tokens: tokens::TokensConfig::default(),
+            authorizer: authorizer::AuthorizerConfig::default(),
+            hold_sweep_interval_secs: 30,
             seed_demo: true,
         };
+        let mut config = config;
+        adjust(&mut config);
         let (router, state) = server::build(&config).await.expect("build app");
         let demo =
             server::demo::seed_if_empty(&state.issuing).await.expect("seed").expect("demo fleet");

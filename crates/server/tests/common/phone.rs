@@ -137,3 +137,23 @@ pub fn now_ms() -> i64 {
     )
     .unwrap()
 }
+
+impl Phone {
+    /// A QR code's payload (EMVCo CPM, base64) for LUK number `luk`.
+    pub fn qr(&self, luk: usize, atc: u16, generated_at_ms: i64) -> String {
+        let data = self.qr_payment(luk, atc, generated_at_ms, 60);
+        let payload = emv::qr::CpmPayload {
+            aid: vec![0xA0, 0x00, 0x00, 0x09, 0x99, 0x01, 0x01],
+            label: Some("FORECOURT".into()),
+            token: emv::qr::TokenData::Pan(data.token_pan.clone()),
+            chip: emv::qr::ChipData {
+                cryptogram: data.cryptogram,
+                atc: data.atc,
+                iad: data.iad.clone(),
+                unpredictable_number: data.card_unpredictable_number,
+            },
+            unknown: Vec::new(),
+        };
+        emv::qr::encode(&payload)
+    }
+}

@@ -431,7 +431,7 @@ impl SqlStore {
             other => other?,
         }
         if let Some(claim) = &c.claim {
-            if let Err(refusal) = spend_cryptogram(&mut tx, claim).await? {
+            if let Err(refusal) = spend_cryptogram(&mut tx, self.backend, claim).await? {
                 return Ok(Err(refusal));
             }
         }
@@ -651,23 +651,23 @@ async fn insert_authorization(conn: &mut AnyConnection, r: &AuthorizationRecord)
 
 async fn spend_cryptogram(
     conn: &mut AnyConnection,
+    backend: super::Backend,
     claim: &CryptogramClaim,
 ) -> R<Result<(), CommitRefusal>> {
-    let (old_high, old_seen) = atc_columns(claim.old);
-    let (new_high, new_seen) = atc_columns(claim.new);
-    let moved = sqlx::query(
-        "UPDATE payment_tokens SET atc_high = $1, atc_seen = $2 WHERE id = $3 AND atc_high = $4 AND atc_seen = $5",
-    )
-    .bind(new_high)
-    .bind(new_seen)
-    .bind(id_str(claim.token))
-    .bind(old_high)
-    .bind(old_seen)
-    .execute(&mut *conn)
-    .await?;
-    if moved.rows_affected() != 1 {
-        return Ok(Err(CommitRefusal::WindowMoved));
-    }
+    let sql = format!(
+        "SELECT atc_high, atc_seen FROM payment_tokens WHERE id = $1{}",
+        backend.for_update()
+    );
+    let row = sqlx::query(&sql).bind(id_str(claim.token)).fetch_one(&mut *conn).await?;
+    let window = super::rows::atc_window(row.int("atc_high")?, row.int("atc_seen")?)?;
+    let Ok(next) = window.accept(claim.atc) else { return Ok(Err(CommitRefusal::Replayed)) };
+    let (high, seen) = atc_columns(next);
+    sqlx::query("UPDATE payment_tokens SET atc_high = $1, atc_seen = $2 WHERE id = $3")
+        .bind(high)
+        .bind(seen)
+        .bind(id_str(claim.token))
+        .execute(&mut *conn)
+        .await?;
     let spent = sqlx::query(
         "UPDATE luks SET used_count = used_count + 1 WHERE token_id = $1 AND key_index = $2 AND used_count < max_uses",
     )

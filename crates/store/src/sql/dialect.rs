@@ -43,6 +43,15 @@ impl Backend {
         }
     }
 
+    /// Row lock for read-then-write inside a transaction. SQLite needs none: a write
+    /// transaction (`BEGIN IMMEDIATE`) already holds the database's single write lock.
+    pub(super) fn for_update(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sqlite => "sqlite",

@@ -314,7 +314,7 @@ pub(super) fn atc_columns(w: domain::atc::AtcWindow) -> (i64, i64) {
     (w.high.map_or(-1, i64::from), i64::from_ne_bytes(w.seen.to_ne_bytes()))
 }
 
-fn atc_window(high: i64, seen: i64) -> Result<domain::atc::AtcWindow, StoreError> {
+pub(super) fn atc_window(high: i64, seen: i64) -> Result<domain::atc::AtcWindow, StoreError> {
     let high = match high {
         -1 => None,
         h => Some(u16::try_from(h).map_err(|_| StoreError::Corrupt("atc_high".into()))?),

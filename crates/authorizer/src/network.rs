@@ -1,0 +1,196 @@
+//! The acceptance network: stations and their terminals (issuer operators register them),
+//! and the authentication of every terminal request before any other work.
+
+use crate::views::{StationView, TerminalCreatedView, TerminalView};
+use crate::{now_us, Authorizer};
+use domain::{validate, FieldError, Product, Role, StationId, TerminalId};
+use issuing::{IssuingError, Principal, Result};
+use serde::Deserialize;
+use store::{AuthorizerStore, StationRecord, Store, StoreError, TerminalRecord, TerminalStatus};
+
+pub const MAX_STATION_NAME_CHARS: usize = 120;
+/// Micro-degrees bound of a latitude / longitude.
+const MAX_LAT_E6: i64 = 90_000_000;
+const MAX_LON_E6: i64 = 180_000_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStation {
+    pub name: String,
+    pub merchant_id: String,
+    pub lat_e6: i64,
+    pub lon_e6: i64,
+    pub time_zone: String,
+    pub products: Vec<Product>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTerminal {
+    pub label: String,
+}
+
+/// A terminal request as received: the headers of `emv::terminal_auth` and the raw body.
+#[derive(Debug)]
+pub struct SignedRequest<'a> {
+    pub terminal_id: &'a str,
+    pub timestamp_ms: &'a str,
+    pub nonce: &'a str,
+    pub signature_hex: &'a str,
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub body: &'a [u8],
+}
+
+/// Why a terminal request was refused before it was read. Deliberately coarse towards the
+/// caller: which check failed goes to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TerminalAuthError {
+    #[error("the request is not signed, or the signature does not verify")]
+    BadSignature,
+    #[error("the request's timestamp is outside the accepted window")]
+    Stale,
+    #[error("this nonce was already used")]
+    Replayed,
+    #[error("the terminal is suspended")]
+    Suspended,
+}
+
+impl<S: Store + AuthorizerStore> Authorizer<S> {
+    pub async fn create_station(
+        &self,
+        who: &Principal,
+        req: &CreateStation,
+    ) -> Result<StationView> {
+        who.require(&[Role::Operator], "only platform operators register stations")?;
+        if !(-MAX_LAT_E6..=MAX_LAT_E6).contains(&req.lat_e6) {
+            return Err(
+                FieldError::out_of_range("lat_e6", "micro-degrees, -90000000 to 90000000").into()
+            );
+        }
+        if !(-MAX_LON_E6..=MAX_LON_E6).contains(&req.lon_e6) {
+            return Err(FieldError::out_of_range(
+                "lon_e6",
+                "micro-degrees, -180000000 to 180000000",
+            )
+            .into());
+        }
+        if req.products.is_empty() {
+            return Err(FieldError::invalid("products", "name what the station sells").into());
+        }
+        let station = StationRecord {
+            id: StationId::new(),
+            name: validate::text("name", &req.name, MAX_STATION_NAME_CHARS)?,
+            merchant_id: validate::text("merchant_id", &req.merchant_id, 40)?,
+            lat_e6: req.lat_e6,
+            lon_e6: req.lon_e6,
+            time_zone: validate::time_zone("time_zone", &req.time_zone)?,
+            products: req.products.clone(),
+            created_us: now_us(),
+        };
+        self.store().create_station(&station).await?;
+        Ok(StationView::from(&station))
+    }
+
+    pub async fn list_stations(&self, who: &Principal) -> Result<Vec<StationView>> {
+        who.require(&[Role::Operator, Role::FraudAnalyst], "stations are the issuer's")?;
+        Ok(self.store().list_stations().await?.iter().map(StationView::from).collect())
+    }
+
+    /// Registers a terminal; its signing secret is shown in this answer only.
+    pub async fn create_terminal(
+        &self,
+        who: &Principal,
+        station: StationId,
+        req: &CreateTerminal,
+    ) -> Result<TerminalCreatedView> {
+        who.require(&[Role::Operator], "only platform operators register terminals")?;
+        let station = match self.store().get_station(station).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound) => return Err(IssuingError::NotFound("station")),
+            Err(e) => return Err(e.into()),
+        };
+        let id = TerminalId::new();
+        let (secret, wrapped) = self.hsm.generate_terminal_secret(&id.to_string()).await?;
+        let terminal = TerminalRecord {
+            id,
+            station_id: station.id,
+            label: validate::text("label", &req.label, 60)?,
+            secret_wrapped: wrapped,
+            status: TerminalStatus::Active,
+            created_us: now_us(),
+            version: 1,
+        };
+        self.store().create_terminal(&terminal).await?;
+        Ok(TerminalCreatedView {
+            terminal: TerminalView::from(&terminal),
+            secret: hex::encode(secret.as_slice()),
+        })
+    }
+
+    pub async fn set_terminal_status(
+        &self,
+        who: &Principal,
+        id: TerminalId,
+        status: TerminalStatus,
+    ) -> Result<TerminalView> {
+        who.require(&[Role::Operator], "only platform operators manage terminals")?;
+        let mut terminal = match self.store().get_terminal(id).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound) => return Err(IssuingError::NotFound("terminal")),
+            Err(e) => return Err(e.into()),
+        };
+        terminal.status = status;
+        self.store().set_terminal_status(&terminal).await?;
+        Ok(TerminalView::from(&terminal))
+    }
+
+    /// Authenticates a terminal request: known terminal, fresh timestamp, signature verified
+    /// by the HSM, active terminal, unused nonce — in that order, before anything else.
+    pub async fn authenticate(
+        &self,
+        req: &SignedRequest<'_>,
+    ) -> Result<Result<TerminalRecord, TerminalAuthError>> {
+        use TerminalAuthError::*;
+        let Ok(id) = req.terminal_id.parse::<TerminalId>() else { return Ok(Err(BadSignature)) };
+        let terminal = match self.store().get_terminal(id).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound) => return Ok(Err(BadSignature)),
+            Err(e) => return Err(e.into()),
+        };
+        let now_ms = now_us() / 1_000;
+        let Ok(timestamp_ms) = req.timestamp_ms.parse::<i64>() else { return Ok(Err(Stale)) };
+        if !emv::terminal_auth::fresh(now_ms, timestamp_ms) {
+            return Ok(Err(Stale));
+        }
+        let mac = hex::decode(req.signature_hex).ok().and_then(|m| <[u8; 32]>::try_from(m).ok());
+        let Some(mac) = mac.filter(|_| emv::terminal_auth::valid_nonce(req.nonce)) else {
+            return Ok(Err(BadSignature));
+        };
+        let message = emv::terminal_auth::canonical_request(
+            req.method,
+            req.path_and_query,
+            req.terminal_id,
+            timestamp_ms,
+            req.nonce,
+            req.body,
+        );
+        if !self
+            .hsm
+            .verify_terminal_mac(req.terminal_id, &terminal.secret_wrapped, &message, &mac)
+            .await?
+        {
+            tracing::warn!(terminal_id = %id, "terminal signature refused");
+            return Ok(Err(BadSignature));
+        }
+        if terminal.status != TerminalStatus::Active {
+            return Ok(Err(Suspended));
+        }
+        let window_us = emv::terminal_auth::MAX_CLOCK_SKEW_MS * 2 * 1_000;
+        let now = now_us();
+        if !self.store().remember_nonce(id, req.nonce, now, now - window_us).await? {
+            return Ok(Err(Replayed));
+        }
+        Ok(Ok(terminal))
+    }
+}

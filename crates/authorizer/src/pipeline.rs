@@ -1,0 +1,308 @@
+//! `POST /v1/terminal/authorizations`: authenticate (done by the caller) → parse → check
+//! the cryptogram → load the snapshot → decide (pure, `domain::authorize`) → commit
+//! atomically → answer. A commit refused for a stale snapshot decides again.
+
+use crate::request::AuthorizeRequest;
+use crate::views::AuthorizationAnswer;
+use crate::{now_us, Authorizer};
+use domain::authorize::{self, Decision, Outcome, Snapshot};
+use domain::controls::Effective;
+use domain::decline::DeclineReason;
+use domain::{AuthorizationId, Product};
+use issuing::{IssuingError, Result};
+use serde_json::json;
+use store::{
+    AuthStatus, AuthorizationCommit, AuthorizationRecord, AuthorizerStore, CardRecord,
+    CommitRefusal, PeriodLimits, StationRecord, Store, TerminalRecord,
+};
+use time::OffsetDateTime;
+use time_tz::OffsetDateTimeExt;
+use tokens::{Checked, CryptogramDecline};
+
+/// The fields every authorization record shares, known before the decision.
+struct Draft<'a> {
+    terminal: &'a TerminalRecord,
+    station: &'a StationRecord,
+    req: &'a AuthorizeRequest,
+    request_hash: &'a str,
+    now_us: i64,
+}
+
+impl<S: Store + AuthorizerStore> Authorizer<S> {
+    pub async fn authorize(
+        &self,
+        terminal: &TerminalRecord,
+        request_hash: &str,
+        req: &AuthorizeRequest,
+    ) -> Result<AuthorizationAnswer> {
+        req.validate()?;
+        if let Some(first) =
+            self.store().find_authorization(terminal.id, &req.stan, &req.transmitted_at).await?
+        {
+            return Ok(replay(&first, request_hash));
+        }
+        let station = self.store().get_station(terminal.station_id).await?;
+        let draft = Draft { terminal, station: &station, req, request_hash, now_us: now_us() };
+        if self.store().early_reversal_exists(terminal.id, &req.stan, &req.transmitted_at).await? {
+            return self.decline(&draft, None, DeclineReason::ReversedBeforeOriginal).await;
+        }
+        let Some(data) = req.payment_data() else {
+            return self.decline(&draft, None, DeclineReason::CryptogramInvalid).await;
+        };
+        for _ in 0..self.config.max_commit_attempts {
+            let checked = match self.tokens.check(&data, draft.now_us / 1_000).await? {
+                Ok(checked) => checked,
+                Err(decline) => {
+                    return self.decline(&draft, None, cryptogram_reason(decline)).await
+                }
+            };
+            let (record, limits) = self.decide(&draft, &checked).await?;
+            let commit = AuthorizationCommit { record, claim: Some(checked.claim), limits };
+            match self.store().commit_authorization(&commit).await? {
+                Ok(()) => return answer_of(&commit.record),
+                Err(CommitRefusal::Duplicate) => return self.replay_stored(&draft).await,
+                Err(CommitRefusal::BudgetSpent) => {
+                    return self.decline(&draft, None, DeclineReason::KeyExhausted).await
+                }
+                Err(CommitRefusal::Replayed) => {
+                    return self.decline(&draft, None, DeclineReason::Replayed).await
+                }
+                Err(CommitRefusal::Funds | CommitRefusal::Limit) => {
+                    tracing::debug!(stan = %req.stan, "snapshot went stale; deciding again");
+                }
+            }
+        }
+        Err(IssuingError::Internal("authorization contended past the retry limit".into()))
+    }
+
+    /// Loads the snapshot and decides; returns the record to commit and the limits the
+    /// database must re-check.
+    async fn decide(
+        &self,
+        draft: &Draft<'_>,
+        checked: &Checked,
+    ) -> Result<(AuthorizationRecord, [PeriodLimits; 3])> {
+        let payment = &checked.payment;
+        let card = self.store().get_card(payment.org_id, payment.card_id).await?;
+        let org = self.store().get_org(card.org_id).await?;
+        let (_, controls) = self.issuing.effective_of(&card).await?;
+        let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(draft.now_us) * 1_000)
+            .map_err(|_| IssuingError::Internal("clock".into()))?;
+        let org_local = local(now, &org.time_zone);
+        let station_local = local(now, &draft.station.time_zone);
+        let periods = authorize::period_keys(org_local.date());
+        let account = self.store().account(card.org_id, org.currency.code()).await?;
+        let snapshot = Snapshot {
+            card_status: card.status,
+            card_expired: card.expiry
+                < format!("{:04}-{:02}", org_local.year(), u8::from(org_local.month())),
+            controls: &controls,
+            station_id: &draft.station.id.to_string(),
+            local_weekday: station_local.weekday(),
+            local_minute_of_day: u16::from(station_local.hour()) * 60
+                + u16::from(station_local.minute()),
+            usage: self.store().card_usage(card.id, &periods).await?,
+            tank_capacity_ml: self.tank_capacity(&card, draft.req).await?,
+            available_minor: account.available,
+            credit_limit_minor: account.credit_limit,
+        };
+        let decision = authorize::decide(&request_of(draft.req), &snapshot);
+        let record = self.record(draft, Some(checked), Some(&card), &decision, periods)?;
+        Ok((record, limits_of(&controls)))
+    }
+
+    /// The bound vehicle's tank, when fuel is offered: AdBlue and car washes do not fill it.
+    async fn tank_capacity(
+        &self,
+        card: &CardRecord,
+        req: &AuthorizeRequest,
+    ) -> Result<Option<i64>> {
+        let Some(vehicle) = card.vehicle_id else { return Ok(None) };
+        if !req.products.iter().any(|p| p.is_fuel()) {
+            return Ok(None);
+        }
+        Ok(Some(self.store().get_vehicle(card.org_id, vehicle).await?.tank_capacity_ml))
+    }
+
+    fn record(
+        &self,
+        draft: &Draft<'_>,
+        checked: Option<&Checked>,
+        card: Option<&CardRecord>,
+        decision: &Decision,
+        periods: [String; 3],
+    ) -> Result<AuthorizationRecord> {
+        let id = AuthorizationId::new();
+        let hold_expires_us = draft.now_us + self.config.hold_ttl_secs * 1_000_000;
+        let (status, reason, amount, volume, products) = match &decision.outcome {
+            Outcome::Approved(a) => {
+                (AuthStatus::Approved, None, a.amount_minor, a.volume_ml, a.products.clone())
+            }
+            Outcome::Declined { reason } => (AuthStatus::Declined, Some(*reason), 0, 0, Vec::new()),
+        };
+        let partial = decision.approval().is_some_and(|a| a.partial);
+        let answer = AuthorizationAnswer {
+            authorization_id: id,
+            approved: status == AuthStatus::Approved,
+            partial,
+            response_code: response_code(reason, partial).to_owned(),
+            reason: reason.map(|r| r.code().to_owned()),
+            message: reason
+                .map_or(
+                    if partial { "Approved for part of the amount." } else { "Approved." },
+                    DeclineReason::driver_message,
+                )
+                .to_owned(),
+            approved_amount: amount,
+            approved_volume_ml: volume,
+            allowed_products: products,
+            hold_expires_at: (status == AuthStatus::Approved)
+                .then(|| issuing::views::rfc3339(hold_expires_us)),
+        };
+        let trace = json!({
+            "checks": decision.checks,
+            "cryptogram": checked.map(|c| json!({"atc": c.payment.atc, "cdcvm": c.payment.cdcvm, "generated_at_ms": c.payment.generated_at_ms})),
+        });
+        Ok(AuthorizationRecord {
+            id,
+            org_id: checked.map(|c| c.payment.org_id),
+            card_id: card.map(|c| c.id),
+            token_id: checked.map(|c| c.payment.token_id),
+            terminal_id: draft.terminal.id,
+            station_id: draft.station.id,
+            stan: draft.req.stan.clone(),
+            transmitted_at: draft.req.transmitted_at.clone(),
+            request_hash: draft.request_hash.to_owned(),
+            entry_mode: draft.req.entry_mode_str().to_owned(),
+            status,
+            response_code: answer.response_code.clone(),
+            reason: answer.reason.clone(),
+            requested_amount: requested_amount(draft.req),
+            approved_amount: amount,
+            approved_volume_ml: volume,
+            held_amount: amount,
+            final_amount: None,
+            final_volume_ml: None,
+            product: None,
+            periods,
+            hold_expires_us,
+            created_us: draft.now_us,
+            settled_us: None,
+            response: serde_json::to_string(&answer)
+                .map_err(|e| IssuingError::Internal(e.to_string()))?,
+            trace: trace.to_string(),
+            version: 1,
+        })
+    }
+
+    /// Stores and answers a decline made before or without a decision. `checked` (when the
+    /// cryptogram was good) only names the token and fleet in the record.
+    async fn decline(
+        &self,
+        draft: &Draft<'_>,
+        checked: Option<&Checked>,
+        reason: DeclineReason,
+    ) -> Result<AuthorizationAnswer> {
+        let decision = Decision { outcome: Outcome::Declined { reason }, checks: Vec::new() };
+        let periods = [String::new(), String::new(), String::new()];
+        let record = self.record(draft, checked, None, &decision, periods)?;
+        let commit =
+            AuthorizationCommit { record, claim: None, limits: [PeriodLimits::default(); 3] };
+        match self.store().commit_authorization(&commit).await? {
+            Ok(()) => answer_of(&commit.record),
+            Err(CommitRefusal::Duplicate) => self.replay_stored(draft).await,
+            Err(other) => {
+                Err(IssuingError::Internal(format!("a decline could not be stored: {other:?}")))
+            }
+        }
+    }
+
+    async fn replay_stored(&self, draft: &Draft<'_>) -> Result<AuthorizationAnswer> {
+        let first = self
+            .store()
+            .find_authorization(draft.terminal.id, &draft.req.stan, &draft.req.transmitted_at)
+            .await?;
+        let first = first
+            .ok_or_else(|| IssuingError::Internal("duplicate authorization vanished".into()))?;
+        Ok(replay(&first, draft.request_hash))
+    }
+}
+
+/// A retry gets the first answer; a different request under the same identity is refused
+/// (94) without being stored.
+fn replay(first: &AuthorizationRecord, request_hash: &str) -> AuthorizationAnswer {
+    if first.request_hash == request_hash {
+        if let Ok(answer) = serde_json::from_str(&first.response) {
+            return answer;
+        }
+    }
+    let reason = DeclineReason::DuplicateTransmission;
+    AuthorizationAnswer {
+        authorization_id: first.id,
+        approved: false,
+        partial: false,
+        response_code: reason.iso8583().to_owned(),
+        reason: Some(reason.code().to_owned()),
+        message: reason.driver_message().to_owned(),
+        approved_amount: 0,
+        approved_volume_ml: 0,
+        allowed_products: Vec::<Product>::new(),
+        hold_expires_at: None,
+    }
+}
+
+fn answer_of(record: &AuthorizationRecord) -> Result<AuthorizationAnswer> {
+    serde_json::from_str(&record.response).map_err(|e| IssuingError::Internal(e.to_string()))
+}
+
+fn response_code(reason: Option<DeclineReason>, partial: bool) -> &'static str {
+    match (reason, partial) {
+        (Some(r), _) => r.iso8583(),
+        (None, true) => "10",
+        (None, false) => "00",
+    }
+}
+
+fn cryptogram_reason(d: CryptogramDecline) -> DeclineReason {
+    match d {
+        CryptogramDecline::CryptogramInvalid => DeclineReason::CryptogramInvalid,
+        CryptogramDecline::CryptogramExpired => DeclineReason::CryptogramExpired,
+        CryptogramDecline::ClockSkew => DeclineReason::ClockSkew,
+        CryptogramDecline::Replayed => DeclineReason::Replayed,
+        CryptogramDecline::KeyExhausted => DeclineReason::KeyExhausted,
+        CryptogramDecline::TokenInactive => DeclineReason::TokenInactive,
+    }
+}
+
+fn request_of(req: &AuthorizeRequest) -> authorize::Request {
+    authorize::Request {
+        amount_minor: req.amount,
+        volume_ml: req.volume_ml,
+        price_milli_minor_per_litre: req.unit_price,
+        offered_products: req.products.clone(),
+        partial_supported: req.partial_supported,
+    }
+}
+
+fn requested_amount(req: &AuthorizeRequest) -> i64 {
+    req.amount
+        .unwrap_or_else(|| authorize::amount_for_volume(req.volume_ml.unwrap_or(0), req.unit_price))
+}
+
+/// The per-period limits the commit re-checks in the database.
+fn limits_of(c: &Effective) -> [PeriodLimits; 3] {
+    let of = |p: &domain::controls::EffectivePeriod| PeriodLimits {
+        amount: p.amount.as_ref().map(|l| l.value),
+        volume_ml: p.volume_ml.as_ref().map(|l| l.value),
+        fills: p.count.as_ref().map(|l| l.value),
+    };
+    [of(&c.daily), of(&c.weekly), of(&c.monthly)]
+}
+
+/// `now` in a named time zone (UTC if the name is unknown, which validation prevents).
+fn local(now: OffsetDateTime, zone: &str) -> OffsetDateTime {
+    match time_tz::timezones::get_by_name(zone) {
+        Some(tz) => now.to_timezone(tz),
+        None => now,
+    }
+}

@@ -1,0 +1,137 @@
+//! After the pump stops: completion with the real amount, reversal, and hold expiry.
+
+use crate::request::{self, CompleteRequest, ReverseByReference};
+use crate::views::AuthorizationView;
+use crate::{now_us, Authorizer};
+use domain::{AuthorizationId, FieldError};
+use issuing::{IssuingError, Result};
+use store::{AuthStatus, AuthorizationRecord, AuthorizerStore, Store, StoreError, TerminalRecord};
+
+impl<S: Store + AuthorizerStore> Authorizer<S> {
+    /// An authorization of this terminal (another terminal's is "not found").
+    async fn own(
+        &self,
+        terminal: &TerminalRecord,
+        id: AuthorizationId,
+    ) -> Result<AuthorizationRecord> {
+        match self.store().get_authorization(id).await {
+            Ok(a) if a.terminal_id == terminal.id => Ok(a),
+            Ok(_) | Err(StoreError::NotFound) => Err(IssuingError::NotFound("authorization")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Posts the final amount and releases the rest of the hold. A completion after the
+    /// hold expired is still posted (the fuel was dispensed). Repeating the same completion
+    /// answers the same; a different one is refused.
+    pub async fn complete(
+        &self,
+        terminal: &TerminalRecord,
+        id: AuthorizationId,
+        req: &CompleteRequest,
+    ) -> Result<AuthorizationView> {
+        let auth = self.own(terminal, id).await?;
+        if req.amount < 0 || req.volume_ml < 0 {
+            return Err(FieldError::out_of_range(
+                "amount",
+                "the final amount and volume cannot be negative",
+            )
+            .into());
+        }
+        if req.amount > auth.approved_amount {
+            return Err(FieldError::out_of_range(
+                "amount",
+                format!("exceeds the approved amount {}", auth.approved_amount),
+            )
+            .into());
+        }
+        let product = req.product.as_str();
+        if auth.status == AuthStatus::Completed {
+            let same = auth.final_amount == Some(req.amount)
+                && auth.final_volume_ml == Some(req.volume_ml);
+            return if same {
+                Ok(AuthorizationView::from(&auth))
+            } else {
+                Err(conflict("ALREADY_COMPLETED", "completed with other values"))
+            };
+        }
+        if !self
+            .store()
+            .complete_authorization(id, req.amount, req.volume_ml, product, now_us())
+            .await?
+        {
+            return Err(conflict(
+                "NOT_COMPLETABLE",
+                "only an approved authorization can be completed",
+            ));
+        }
+        if auth.status == AuthStatus::Expired {
+            tracing::warn!(authorization_id = %id, "completion after the hold expired; posted and flagged");
+        }
+        Ok(AuthorizationView::from(&self.store().get_authorization(id).await?))
+    }
+
+    /// Releases the whole hold. Repeating it answers the same.
+    pub async fn reverse(
+        &self,
+        terminal: &TerminalRecord,
+        id: AuthorizationId,
+    ) -> Result<AuthorizationView> {
+        let auth = self.own(terminal, id).await?;
+        match auth.status {
+            AuthStatus::Reversed | AuthStatus::Declined => Ok(AuthorizationView::from(&auth)),
+            AuthStatus::Approved => {
+                self.store().release_authorization(id, AuthStatus::Reversed, now_us()).await?;
+                Ok(AuthorizationView::from(&self.store().get_authorization(id).await?))
+            }
+            AuthStatus::Completed | AuthStatus::Expired => {
+                Err(conflict("NOT_REVERSIBLE", "the fill was already settled or expired"))
+            }
+        }
+    }
+
+    /// A reversal by message identity. For a message never seen, it is acknowledged and
+    /// remembered, so the late original is declined.
+    pub async fn reverse_by_reference(
+        &self,
+        terminal: &TerminalRecord,
+        req: &ReverseByReference,
+    ) -> Result<Option<AuthorizationView>> {
+        request::check_stan(&req.stan)?;
+        request::check_transmitted_at(&req.transmitted_at)?;
+        match self.store().find_authorization(terminal.id, &req.stan, &req.transmitted_at).await? {
+            Some(auth) => self.reverse(terminal, auth.id).await.map(Some),
+            None => {
+                self.store()
+                    .remember_early_reversal(terminal.id, &req.stan, &req.transmitted_at, now_us())
+                    .await?;
+                // The original may have landed between our look and our note: reverse it.
+                match self
+                    .store()
+                    .find_authorization(terminal.id, &req.stan, &req.transmitted_at)
+                    .await?
+                {
+                    Some(auth) => self.reverse(terminal, auth.id).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// Releases holds whose time ran out; returns how many. Run periodically.
+    pub async fn expire_holds(&self) -> Result<usize> {
+        let now = now_us();
+        let due = self.store().expired_holds(now, self.config.expiry_batch_size).await?;
+        let mut released = 0;
+        for id in due {
+            if self.store().release_authorization(id, AuthStatus::Expired, now).await? {
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+}
+
+fn conflict(code: &'static str, message: &str) -> IssuingError {
+    IssuingError::conflict(code, message)
+}

@@ -1,0 +1,360 @@
+//! The terminal authorizer through the HTTP API with real cryptograms: decisions and their
+//! reasons, partial approvals, holds and the ledger, completion, reversal, expiry,
+//! idempotent retries, signed terminal requests, and limits under concurrency.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::phone::{now_ms, Phone};
+use common::terminal::{qr_request, stan, transmitted_at, Terminal};
+use common::{Backend, TestApp};
+use serde_json::{json, Value};
+
+both_backends!(
+    approve_complete_and_the_ledger_balances,
+    partial_approval_or_a_specific_decline_at_a_limit,
+    each_decline_reason_from_a_constructed_case,
+    completion_below_equal_and_above_the_approval,
+    reversal_and_an_early_reversal_before_its_original,
+    expired_hold_then_late_completion,
+    retries_get_the_first_answer_and_conflicts_are_refused,
+    unsigned_stale_replayed_forged_and_suspended_terminals_are_refused,
+    concurrent_preauthorizations_never_exceed_the_daily_count,
+);
+
+/// A fleet with money, a terminal, and Anna's phone holding a token for her card.
+struct Fill {
+    app: TestApp,
+    terminal: Terminal,
+    phone: Phone,
+    org: String,
+    owner: String,
+}
+
+async fn setup(app: TestApp, credit: i64) -> Fill {
+    let terminal = Terminal::register(&app).await;
+    let owner = app.owner().await;
+    let (_, me) = app.get("/v1/me", &owner).await;
+    let org = me["org_id"].as_str().unwrap().to_owned();
+    let operator = app.operator().await;
+    let (status, account) = app
+        .post(&format!("/v1/orgs/{org}/account/credits"), &operator, json!({"amount": credit}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    let anna = app.anna().await;
+    let mut phone = Phone::new();
+    phone.enrol(&app, &anna).await;
+    phone.provision(&app, &anna, &app.north_card()).await;
+    Fill { app, terminal, phone, org, owner }
+}
+
+impl Fill {
+    async fn account(&self) -> Value {
+        let (status, account) =
+            self.app.get(&format!("/v1/orgs/{}/account", self.org), &self.owner).await;
+        assert_eq!(status, StatusCode::OK, "{account}");
+        let sum = ["available", "held", "spent"]
+            .iter()
+            .map(|k| account[k].as_i64().unwrap())
+            .sum::<i64>();
+        assert_eq!(sum, account["credited"].as_i64().unwrap(), "the ledger balances: {account}");
+        account
+    }
+
+    async fn card_controls(&self, controls: Value) {
+        let path = format!("/v1/cards/{}/controls", self.app.north_card());
+        assert_eq!(self.app.put(&path, &self.owner, controls).await.0, StatusCode::OK);
+    }
+
+    async fn complete(&self, id: &str, amount: i64) -> (StatusCode, Value) {
+        let body = json!({"amount": amount, "volume_ml": amount * 5, "product": "diesel"});
+        self.terminal
+            .send(&self.app, &format!("/v1/terminal/authorizations/{id}/completion"), &body)
+            .await
+    }
+}
+
+fn reason(answer: &Value) -> (&str, &str) {
+    (answer["response_code"].as_str().unwrap(), answer["reason"].as_str().unwrap_or(""))
+}
+
+async fn approve_complete_and_the_ledger_balances(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let f = setup(app, 100_000).await;
+    let answer = f.terminal.authorize(&f.app, &f.phone.qr(0, 1, now_ms()), 10_000, false).await;
+    assert_eq!((answer["approved"].as_bool(), reason(&answer)), (Some(true), ("00", "")));
+    assert_eq!(answer["approved_amount"], 10_000);
+    assert_eq!(answer["allowed_products"], json!(["diesel"]));
+    let account = f.account().await;
+    assert_eq!(
+        (account["available"].as_i64(), account["held"].as_i64()),
+        (Some(90_000), Some(10_000))
+    );
+    let id = answer["authorization_id"].as_str().unwrap();
+    let (status, done) = f.complete(id, 7_450).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        (done["status"].as_str(), done["final_amount"].as_i64()),
+        (Some("completed"), Some(7_450))
+    );
+    let account = f.account().await;
+    assert_eq!(
+        (account["available"].as_i64(), account["held"].as_i64(), account["spent"].as_i64()),
+        (Some(92_550), Some(0), Some(7_450))
+    );
+    let (_, statement) =
+        f.app.get(&format!("/v1/orgs/{}/account/statement", f.org), &f.owner).await;
+    let kinds: Vec<&str> =
+        statement.as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["release", "capture", "hold", "credit"], "newest first");
+    let (_, fills) = f.app.get("/v1/authorizations", &f.owner).await;
+    assert_eq!(fills[0]["status"], "completed");
+    assert!(
+        fills[0]["trace"]["checks"].as_array().is_some_and(|c| !c.is_empty()),
+        "the decision trace is kept"
+    );
+}
+
+async fn partial_approval_or_a_specific_decline_at_a_limit(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let f = setup(app, 100_000).await;
+    f.card_controls(json!({"daily": {"amount": 15_000}})).await;
+    let first = f.terminal.authorize(&f.app, &f.phone.qr(0, 1, now_ms()), 10_000, false).await;
+    assert_eq!(reason(&first), ("00", ""));
+    // 5,000 left today: without partial support, a specific decline.
+    let refused = f.terminal.authorize(&f.app, &f.phone.qr(0, 2, now_ms()), 8_000, false).await;
+    assert_eq!(
+        (refused["approved"].as_bool(), reason(&refused)),
+        (Some(false), ("61", "LIMIT_DAILY_AMOUNT"))
+    );
+    assert!(refused["message"].as_str().unwrap().contains("Daily limit"));
+    // With it, the pump stops at what is left.
+    let partial = f.terminal.authorize(&f.app, &f.phone.qr(0, 3, now_ms()), 8_000, true).await;
+    assert_eq!(
+        (reason(&partial), partial["approved_amount"].as_i64(), partial["partial"].as_bool()),
+        (("10", ""), Some(5_000), Some(true))
+    );
+    let nothing_left = f.terminal.authorize(&f.app, &f.phone.qr(0, 4, now_ms()), 1_000, true).await;
+    assert_eq!(reason(&nothing_left), ("61", "LIMIT_DAILY_AMOUNT"));
+}
+
+async fn each_decline_reason_from_a_constructed_case(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let f = setup(app, 10_000).await;
+    let mut atc = 0u16;
+    let mut next_qr = |at: i64| {
+        atc += 1;
+        f.phone.qr(usize::from(atc / 4), atc, at)
+    };
+    let check = async |qr: String, body: Option<Value>, expected: (&str, &str)| {
+        let body = body.unwrap_or_else(|| qr_request(&qr, 1_000, false));
+        let (status, answer) = f.terminal.send(&f.app, "/v1/terminal/authorizations", &body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(reason(&answer), expected, "{answer}");
+    };
+    check(next_qr(now_ms()), None, ("00", "")).await;
+    let reused = f.phone.qr(0, 1, now_ms());
+    check(reused, None, ("94", "REPLAYED")).await;
+    check(next_qr(now_ms() - 200_000), None, ("05", "CRYPTOGRAM_EXPIRED")).await;
+    check(next_qr(now_ms() + 600_000), None, ("05", "CLOCK_SKEW")).await;
+    check("hQVDUFYwMQ==".into(), None, ("63", "CRYPTOGRAM_INVALID")).await;
+    // 9,000 left on the account; the vehicle's 70 l tank would allow 12,593.
+    let big = next_qr(now_ms());
+    check(big.clone(), Some(qr_request(&big, 11_000, false)), ("51", "INSUFFICIENT_FUNDS")).await;
+    let operator = f.app.operator().await;
+    f.app
+        .post(&format!("/v1/orgs/{}/account/credits", f.org), &operator, json!({"amount": 100_000}))
+        .await;
+    f.card_controls(json!({"allowed_products": ["adblue"]})).await;
+    check(next_qr(now_ms()), None, ("57", "PRODUCT_NOT_ALLOWED")).await;
+    f.card_controls(json!({"blocked_stations": [f.terminal.station_id]})).await;
+    check(next_qr(now_ms()), None, ("58", "STATION_NOT_ALLOWED")).await;
+    f.card_controls(json!({"per_authorization": {"amount": 500}})).await;
+    check(next_qr(now_ms()), None, ("61", "LIMIT_PER_AUTH_AMOUNT")).await;
+    f.card_controls(json!({"daily": {"count": 1}})).await;
+    check(next_qr(now_ms()), None, ("65", "LIMIT_DAILY_COUNT")).await;
+    f.card_controls(json!({})).await;
+    let vehicle_card = next_qr(now_ms());
+    let preset = json!({"stan": stan(), "transmitted_at": transmitted_at(), "entry_mode": "qr", "qr": vehicle_card, "pump": 1,
+                        "products": ["diesel"], "volume_ml": 90_000, "unit_price": 179_900, "partial_supported": false});
+    check(String::new(), Some(preset), ("61", "TANK_CAPACITY")).await;
+    let path = format!("/v1/cards/{}/status", f.app.north_card());
+    f.app.post(&path, &f.owner, json!({"status": "suspended", "reason": "test"})).await;
+    check(next_qr(now_ms()), None, ("62", "TOKEN_INACTIVE")).await;
+}
+
+async fn completion_below_equal_and_above_the_approval(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let f = setup(app, 100_000).await;
+    for (atc, final_amount) in [(1, 9_999), (2, 10_000)] {
+        let answer =
+            f.terminal.authorize(&f.app, &f.phone.qr(0, atc, now_ms()), 10_000, false).await;
+        let (status, done) =
+            f.complete(answer["authorization_id"].as_str().unwrap(), final_amount).await;
+        assert_eq!((status, done["final_amount"].as_i64()), (StatusCode::OK, Some(final_amount)));
+    }
+    let answer = f.terminal.authorize(&f.app, &f.phone.qr(0, 3, now_ms()), 10_000, false).await;
+    let id = answer["authorization_id"].as_str().unwrap();
+    let (status, err) = f.complete(id, 10_001).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("amount"))
+    );
+    assert_eq!(f.complete(id, 5_000).await.0, StatusCode::OK);
+    assert_eq!(
+        f.complete(id, 5_000).await.0,
+        StatusCode::OK,
+        "a repeated completion answers the same"
+    );
+    assert_eq!(f.complete(id, 6_000).await.0, StatusCode::CONFLICT, "a different one is refused");
+    let account = f.account().await;
+    assert_eq!((account["spent"].as_i64(), account["held"].as_i64()), (Some(24_999), Some(0)));
+}
+
+async fn reversal_and_an_early_reversal_before_its_original(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let f = setup(app, 100_000).await;
+    let answer = f.terminal.authorize(&f.app, &f.phone.qr(0, 1, now_ms()), 10_000, false).await;
+    let id = answer["authorization_id"].as_str().unwrap();
+    let (status, reversed) = f
+        .terminal
+        .send(&f.app, &format!("/v1/terminal/authorizations/{id}/reversal"), &json!({}))
+        .await;
+    assert_eq!((status, reversed["status"].as_str()), (StatusCode::OK, Some("reversed")));
+    let account = f.account().await;
+    assert_eq!((account["available"].as_i64(), account["held"].as_i64()), (Some(100_000), Some(0)));
+    // The reversal overtakes its original: acknowledged, and the original is declined.
+    let body = qr_request(&f.phone.qr(0, 2, now_ms()), 10_000, false);
+    let reference = json!({"stan": body["stan"], "transmitted_at": body["transmitted_at"]});
+    let (status, _) = f.terminal.send(&f.app, "/v1/terminal/reversals", &reference).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, late) = f.terminal.send(&f.app, "/v1/terminal/authorizations", &body).await;
+    assert_eq!(reason(&late), ("94", "REVERSED_BEFORE_ORIGINAL"));
+    assert_eq!(f.account().await["held"].as_i64(), Some(0));
+}
+
+async fn expired_hold_then_late_completion(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |c| c.authorizer.hold_ttl_secs = 0).await else {
+        return;
+    };
+    let f = setup(app, 100_000).await;
+    let answer = f.terminal.authorize(&f.app, &f.phone.qr(0, 1, now_ms()), 10_000, false).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(f.app.state.authorizer.expire_holds().await.unwrap(), 1);
+    assert_eq!(f.account().await["held"].as_i64(), Some(0), "the hold was released");
+    let (status, done) = f.complete(answer["authorization_id"].as_str().unwrap(), 6_000).await;
+    assert_eq!(
+        (status, done["status"].as_str()),
+        (StatusCode::OK, Some("completed")),
+        "the fuel was dispensed: still posted"
+    );
+    let account = f.account().await;
+    assert_eq!(
+        (account["spent"].as_i64(), account["available"].as_i64()),
+        (Some(6_000), Some(94_000))
+    );
+}
+
+async fn retries_get_the_first_answer_and_conflicts_are_refused(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let f = setup(app, 100_000).await;
+    let body = qr_request(&f.phone.qr(0, 1, now_ms()), 10_000, false);
+    let (_, first) = f.terminal.send(&f.app, "/v1/terminal/authorizations", &body).await;
+    let (_, retry) = f.terminal.send(&f.app, "/v1/terminal/authorizations", &body).await;
+    assert_eq!(first, retry, "same message, same answer");
+    assert_eq!(f.account().await["held"].as_i64(), Some(10_000), "held once");
+    let mut other = body.clone();
+    other["amount"] = json!(20_000);
+    let (_, conflicting) = f.terminal.send(&f.app, "/v1/terminal/authorizations", &other).await;
+    assert_eq!(reason(&conflicting), ("94", "DUPLICATE_TRANSMISSION"));
+    assert_eq!(f.account().await["held"].as_i64(), Some(10_000));
+}
+
+async fn unsigned_stale_replayed_forged_and_suspended_terminals_are_refused(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let f = setup(app, 100_000).await;
+    let path = "/v1/terminal/authorizations";
+    let body = qr_request(&f.phone.qr(0, 1, now_ms()), 1_000, false).to_string();
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or("").to_owned();
+    let (status, err) = f.terminal.send_with(&f.app, path, body.clone(), &[]).await;
+    assert_eq!(
+        (status, code(&err).as_str()),
+        (StatusCode::UNAUTHORIZED, "TERMINAL_SIGNATURE_INVALID")
+    );
+    let stale = f.terminal.headers(
+        "POST",
+        path,
+        &body,
+        emv::terminal_auth::random_nonce(),
+        now_ms() - 600_000,
+    );
+    let (status, err) = f.terminal.send_with(&f.app, path, body.clone(), &stale).await;
+    assert_eq!((status, code(&err).as_str()), (StatusCode::UNAUTHORIZED, "TERMINAL_REQUEST_STALE"));
+    let mut forged =
+        f.terminal.headers("POST", path, &body, emv::terminal_auth::random_nonce(), now_ms());
+    let tampered = body.replace("1000", "9000");
+    let (status, err) = f.terminal.send_with(&f.app, path, tampered, &forged).await;
+    assert_eq!(
+        (status, code(&err).as_str()),
+        (StatusCode::UNAUTHORIZED, "TERMINAL_SIGNATURE_INVALID")
+    );
+    let (status, _) = f.terminal.send_with(&f.app, path, body.clone(), &forged).await;
+    assert_eq!(status, StatusCode::OK, "the genuine request with those headers");
+    let (status, err) = f.terminal.send_with(&f.app, path, body.clone(), &forged).await;
+    assert_eq!(
+        (status, code(&err).as_str()),
+        (StatusCode::UNAUTHORIZED, "TERMINAL_REQUEST_REPLAYED")
+    );
+    forged[3].1 = "00".repeat(32);
+    let (status, _) = f.terminal.send_with(&f.app, path, body.clone(), &forged).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let operator = f.app.operator().await;
+    f.app.post(&format!("/v1/terminals/{}/suspend", f.terminal.id), &operator, json!({})).await;
+    let (status, err) =
+        f.terminal.send(&f.app, path, &qr_request(&f.phone.qr(0, 2, now_ms()), 1_000, false)).await;
+    assert_eq!((status, code(&err).as_str()), (StatusCode::FORBIDDEN, "TERMINAL_SUSPENDED"));
+}
+
+/// Concurrent pre-authorizations on one card (from several phones, as pumps at several
+/// islands would see them) whose daily count allows exactly `DAILY_FILLS`.
+const PHONES: u16 = 10;
+const REQUESTS_PER_PHONE: u16 = 20;
+const DAILY_FILLS: i64 = 7;
+
+async fn concurrent_preauthorizations_never_exceed_the_daily_count(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let f = setup(app, 10_000_000).await;
+    f.card_controls(json!({"daily": {"count": DAILY_FILLS}})).await;
+    let anna = f.app.anna().await;
+    let mut phones = vec![f.phone];
+    for _ in 1..PHONES {
+        let mut phone = Phone::new();
+        phone.enrol(&f.app, &anna).await;
+        phone.provision(&f.app, &anna, &f.app.north_card()).await;
+        phones.push(phone);
+    }
+    let now = now_ms();
+    let bodies: Vec<Value> = phones
+        .iter()
+        .flat_map(|p| {
+            (1..=REQUESTS_PER_PHONE)
+                .map(move |atc| qr_request(&p.qr(usize::from(atc / 4), atc, now), 1_000, false))
+        })
+        .collect();
+    assert_eq!(bodies.len(), 200);
+    let requests = bodies.iter().map(|b| f.terminal.send(&f.app, "/v1/terminal/authorizations", b));
+    let answers = futures_util::future::join_all(requests).await;
+    let approved =
+        answers.iter().filter(|(s, a)| *s == StatusCode::OK && a["approved"] == true).count();
+    assert_eq!(approved, usize::try_from(DAILY_FILLS).unwrap(), "exactly the daily count");
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{answer}");
+        assert!(
+            answer["approved"] == true || reason(answer) == ("65", "LIMIT_DAILY_COUNT"),
+            "{answer}"
+        );
+    }
+    let (status, account) = f.app.get(&format!("/v1/orgs/{}/account", f.org), &f.owner).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(account["held"].as_i64(), Some(DAILY_FILLS * 1_000));
+}
