@@ -159,11 +159,13 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             Err(e) => return Err(e.into()),
         };
         let now_ms = now_us() / 1_000;
-        let Ok(timestamp_ms) = req.timestamp_ms.parse::<i64>() else { return Ok(Err(Stale)) };
+        let Some(timestamp_ms) = emv::terminal_auth::parse_timestamp(req.timestamp_ms) else {
+            return Ok(Err(Stale));
+        };
         if !emv::terminal_auth::fresh(now_ms, timestamp_ms) {
             return Ok(Err(Stale));
         }
-        let mac = hex::decode(req.signature_hex).ok().and_then(|m| <[u8; 32]>::try_from(m).ok());
+        let mac = emv::terminal_auth::parse_signature(req.signature_hex);
         let Some(mac) = mac.filter(|_| emv::terminal_auth::valid_nonce(req.nonce)) else {
             return Ok(Err(BadSignature));
         };

@@ -185,3 +185,17 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::DeclineReason;
+
+    #[test]
+    fn the_published_table_lists_every_reason() {
+        let doc = include_str!("../../../docs/DECLINES.md");
+        for r in DeclineReason::ALL {
+            let row = format!("| `{}` | {} | {} |", r.code(), r.iso8583(), r.driver_message());
+            assert!(doc.contains(&row), "docs/DECLINES.md lacks or misstates: {row}");
+        }
+    }
+}
