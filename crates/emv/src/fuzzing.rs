@@ -5,7 +5,7 @@
 //! Each check takes arbitrary bytes, returns quietly when the parser refuses them, and
 //! panics when an accepted input does not survive a round trip.
 
-use crate::{apdu, qr, tlv};
+use crate::{apdu, cryptogram, luk_batch, qr, terminal_auth, tlv};
 
 /// Strict TLV is canonical: whatever decodes re-encodes to the very same bytes.
 pub fn check_tlv(data: &[u8]) {
@@ -38,4 +38,46 @@ pub fn check_apdu(data: &[u8]) {
     if let Ok(response) = apdu::Response::parse(data) {
         assert_eq!(response.to_bytes(), data, "response re-encoding differs");
     }
+}
+
+/// The IAD layout is fixed: whatever parses writes back to the same 21 bytes.
+pub fn check_iad(data: &[u8]) {
+    if let Ok(iad) = cryptogram::Iad::parse(data) {
+        assert!(iad.to_bytes().as_slice() == data, "IAD re-encoding differs");
+    }
+}
+
+/// A fixed device key for [`check_luk_batch`]: the fuzzer is after panics in the parsing
+/// around the decryption, not after the key.
+const FUZZ_DEVICE_SCALAR: [u8; 32] = [7; 32];
+
+/// Opening arbitrary bytes as a batch (ephemeral key ‖ nonce ‖ ciphertext) never panics,
+/// and never succeeds: only the HSM can make a batch this key opens.
+pub fn check_luk_batch(data: &[u8]) {
+    let (Some(key), Some(nonce)) = (data.get(..65), data.get(65..77)) else { return };
+    let Ok(nonce) = <[u8; 12]>::try_from(nonce) else { return };
+    let batch = luk_batch::EncryptedBatch {
+        ephemeral_public_key: key.to_vec(),
+        nonce,
+        ciphertext: data.get(77..).unwrap_or_default().to_vec(),
+    };
+    if let Ok(secret) = p256::SecretKey::from_slice(&FUZZ_DEVICE_SCALAR) {
+        assert!(luk_batch::open(&secret, "fuzz", &batch).is_err(), "forged batch opened");
+    }
+}
+
+/// Terminal headers: a parsed signature prints back to the same hex (case aside), a
+/// parsed timestamp is non-negative and no longer than its text.
+pub fn check_terminal_headers(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Some(mac) = terminal_auth::parse_signature(text) {
+        assert!(
+            terminal_auth::signature_hex(&mac).eq_ignore_ascii_case(text),
+            "signature round trip"
+        );
+    }
+    if let Some(ts) = terminal_auth::parse_timestamp(text) {
+        assert!(ts >= 0 && ts.to_string().len() <= text.len(), "timestamp round trip");
+    }
+    let _ = terminal_auth::valid_nonce(text);
 }

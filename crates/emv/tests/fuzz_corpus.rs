@@ -9,7 +9,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use emv::apdu::{Command, Response, StatusWord};
-use emv::fuzzing::{check_apdu, check_qr, check_tlv};
+use emv::fuzzing::{
+    check_apdu, check_iad, check_luk_batch, check_qr, check_terminal_headers, check_tlv,
+};
 use emv::qr::{self, ChipData, CpmPayload, TokenData};
 
 fn corpus_dir(target: &str) -> PathBuf {
@@ -123,10 +125,78 @@ fn tlv_seeds() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 #[test]
+fn iad_parse_corpus() {
+    replay("iad_parse", check_iad, |b| emv::cryptogram::Iad::parse(b).is_ok());
+}
+
+#[test]
+fn luk_batch_open_corpus() {
+    let files = corpus("luk_batch_open");
+    for (name, bytes) in &files {
+        assert!(
+            std::panic::catch_unwind(|| check_luk_batch(bytes)).is_ok(),
+            "luk_batch_open: {name}"
+        );
+    }
+}
+
+#[test]
+fn terminal_headers_corpus() {
+    replay("terminal_headers", check_terminal_headers, |b| {
+        std::str::from_utf8(b).is_ok_and(|s| {
+            emv::terminal_auth::parse_signature(s).is_some()
+                || emv::terminal_auth::parse_timestamp(s).is_some()
+        })
+    });
+}
+
+fn iad_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let iad = emv::cryptogram::Iad {
+        key_index: emv::cryptogram::KeyIndex::new(1_795_392_000, 1),
+        generated_at_ms: 1_795_392_000_123,
+        sync_age_s: 60,
+        cdcvm: true,
+        imk_version: 1,
+    };
+    let good = iad.to_bytes().to_vec();
+    let mut bad_version = good.clone();
+    bad_version[0] = 2;
+    vec![
+        ("valid.bin", good.clone()),
+        ("invalid-version.bin", bad_version),
+        ("invalid-short.bin", good[..20].to_vec()),
+    ]
+}
+
+fn luk_batch_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let mut forged = vec![0x04];
+    forged.extend([1u8; 64]);
+    forged.extend([0u8; 12]);
+    forged.extend([9u8; 64]);
+    vec![("forged.bin", forged), ("short.bin", vec![0x04; 10])]
+}
+
+fn terminal_header_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("signature.txt", "ab".repeat(32).into_bytes()),
+        ("timestamp.txt", b"1795392123456".to_vec()),
+        ("nonce.txt", b"AbCdEfGhIjKlMnOp".to_vec()),
+        ("invalid-timestamp.txt", b"+123".to_vec()),
+        ("invalid-signature.txt", "zz".repeat(32).into_bytes()),
+    ]
+}
+
+#[test]
 fn seed_corpus_is_committed() {
     let write = std::env::var_os("FORECOURT_WRITE_SEEDS").is_some();
-    let targets =
-        [("tlv_decode", tlv_seeds()), ("qr_decode", qr_seeds()), ("apdu_parse", apdu_seeds())];
+    let targets = [
+        ("tlv_decode", tlv_seeds()),
+        ("qr_decode", qr_seeds()),
+        ("apdu_parse", apdu_seeds()),
+        ("iad_parse", iad_seeds()),
+        ("luk_batch_open", luk_batch_seeds()),
+        ("terminal_headers", terminal_header_seeds()),
+    ];
     for (target, seeds) in targets {
         let dir = corpus_dir(target);
         for (name, bytes) in seeds {

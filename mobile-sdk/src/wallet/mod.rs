@@ -15,8 +15,10 @@ mod time;
 pub use error::WalletError;
 pub use pay::{GeneratedPayment, FORECOURT_AID, FORECOURT_LABEL};
 pub use provision::TokenSummary;
-pub use replenish::{ReplenishRequest, ReplenishUsage, REPLENISH_BELOW_USES};
-pub use time::SignedTime;
+pub use replenish::{
+    replenish_message, ReplenishRequest, ReplenishUsage, REPLENISH_BELOW_USES, REPLENISH_DOMAIN,
+};
+pub use time::{signed_time_message, SignedTime, TIME_DOMAIN};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;

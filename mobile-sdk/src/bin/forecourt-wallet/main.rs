@@ -116,9 +116,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> CliResult {
     let mut ctx = commands::Context::open(&cli.server, &cli.wallet, cli.token.as_deref())?;
     match cli.command {
-        Command::Login { email, password } => {
-            ctx.login(&email, &Zeroizing::new(password)).await
-        }
+        Command::Login { email, password } => ctx.login(&email, &Zeroizing::new(password)).await,
         Command::Sync => ctx.sync_and_report().await,
         Command::Enrol { label } => ctx.enrol(&label).await,
         Command::Cards => ctx.cards().await,
