@@ -21,8 +21,10 @@ pub fn binary(name: &str) -> PathBuf {
     let path = target_profile_dir().join(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status =
-            Command::new(cargo).args(["build", "--bin", name]).status().expect("run cargo build");
+        let status = Command::new(cargo)
+            .args(["build", "--workspace", "--bin", name])
+            .status()
+            .expect("run cargo build");
         assert!(status.success(), "building {name} failed");
     }
     path

@@ -12,6 +12,8 @@ mod config;
 mod network;
 mod pipeline;
 mod request;
+pub mod review;
+mod screening;
 mod settle;
 pub mod views;
 

@@ -3,6 +3,7 @@
 //! atomically → answer. A commit refused for a stale snapshot decides again.
 
 use crate::request::AuthorizeRequest;
+use crate::screening::{self, Fill};
 use crate::views::AuthorizationAnswer;
 use crate::{now_us, Authorizer};
 use domain::authorize::{self, Decision, Outcome, Snapshot};
@@ -18,6 +19,14 @@ use store::{
 use time::OffsetDateTime;
 use time_tz::OffsetDateTimeExt;
 use tokens::{Checked, CryptogramDecline};
+
+/// What one decision asks the commit to write.
+struct Decided {
+    record: AuthorizationRecord,
+    limits: [PeriodLimits; 3],
+    features: Option<store::FeatureUpdate>,
+    alerts: Vec<store::AlertRecord>,
+}
 
 /// The fields every authorization record shares, known before the decision.
 struct Draft<'a> {
@@ -52,12 +61,16 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         for _ in 0..self.config.max_commit_attempts {
             let checked = match self.tokens.check(&data, draft.now_us / 1_000).await? {
                 Ok(checked) => checked,
-                Err(decline) => {
-                    return self.decline(&draft, None, cryptogram_reason(decline)).await
-                }
+                Err(decline) => return self.cryptogram_failed(&draft, &data, decline).await,
             };
-            let (record, limits) = self.decide(&draft, &checked).await?;
-            let commit = AuthorizationCommit { record, claim: Some(checked.claim), limits };
+            let d = self.decide(&draft, &checked).await?;
+            let commit = AuthorizationCommit {
+                record: d.record,
+                claim: Some(checked.claim),
+                limits: d.limits,
+                features: d.features,
+                alerts: d.alerts,
+            };
             match self.store().commit_authorization(&commit).await? {
                 Ok(()) => return answer_of(&commit.record),
                 Err(CommitRefusal::Duplicate) => return self.replay_stored(&draft).await,
@@ -75,13 +88,9 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         Err(IssuingError::Internal("authorization contended past the retry limit".into()))
     }
 
-    /// Loads the snapshot and decides; returns the record to commit and the limits the
-    /// database must re-check.
-    async fn decide(
-        &self,
-        draft: &Draft<'_>,
-        checked: &Checked,
-    ) -> Result<(AuthorizationRecord, [PeriodLimits; 3])> {
+    /// Loads the snapshot and decides, limits first, then fraud rules on what the limits
+    /// approved; returns what the commit writes and the limits the database re-checks.
+    async fn decide(&self, draft: &Draft<'_>, checked: &Checked) -> Result<Decided> {
         let payment = &checked.payment;
         let card = self.store().get_card(payment.org_id, payment.card_id).await?;
         let org = self.store().get_org(card.org_id).await?;
@@ -106,9 +115,47 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             available_minor: account.available,
             credit_limit_minor: account.credit_limit,
         };
-        let decision = authorize::decide(&request_of(draft.req), &snapshot);
-        let record = self.record(draft, Some(checked), Some(&card), &decision, periods)?;
-        Ok((record, limits_of(&controls)))
+        let mut decision = authorize::decide(&request_of(draft.req), &snapshot);
+        let fill = Fill {
+            card: &card,
+            station: draft.station,
+            now_us: draft.now_us,
+            local_hour: station_local.hour(),
+            local_weekday: station_local.weekday(),
+            amount_minor: requested_amount(draft.req),
+            volume_ml: requested_volume(draft.req),
+            product: screened_product(draft.req, &decision),
+        };
+        let (features, screened) = self.screen_decision(&fill, &mut decision).await?;
+        let fraud = screened.as_ref().map(|s| &s.decision);
+        let record = self.record(draft, Some(checked), Some(&card), &decision, periods, fraud)?;
+        let alerts = fraud.map(|f| screening::alerts_of(f, &record)).unwrap_or_default();
+        Ok(Decided { record, limits: limits_of(&controls), features, alerts })
+    }
+
+    /// Runs the fraud rules on an approval (a decline already stops the fill; screening it
+    /// would only open noise alerts), turns a fraud decline into 59, and says what this
+    /// authorization adds to the card's features.
+    async fn screen_decision(
+        &self,
+        fill: &Fill<'_>,
+        decision: &mut Decision,
+    ) -> Result<(Option<store::FeatureUpdate>, Option<screening::Screened>)> {
+        match decision.outcome {
+            Outcome::Approved(_) => {
+                let screened = self.screen(fill).await?;
+                if screened.decision.outcome == fraud::Outcome::Decline {
+                    let reason = DeclineReason::FraudSuspected;
+                    decision.outcome = Outcome::Declined { reason };
+                    return Ok((None, Some(screened)));
+                }
+                Ok((Some(screening::approval(fill)), Some(screened)))
+            }
+            Outcome::Declined { reason } if reason.code().starts_with("LIMIT_") => {
+                Ok((Some(screening::limit_decline(fill.card, fill.now_us)), None))
+            }
+            Outcome::Declined { .. } => Ok((None, None)),
+        }
     }
 
     /// The bound vehicle's tank, when fuel is offered: AdBlue and car washes do not fill it.
@@ -131,6 +178,7 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         card: Option<&CardRecord>,
         decision: &Decision,
         periods: [String; 3],
+        fraud: Option<&fraud::Decision>,
     ) -> Result<AuthorizationRecord> {
         let id = AuthorizationId::new();
         let hold_expires_us = draft.now_us + self.config.hold_ttl_secs * 1_000_000;
@@ -161,6 +209,7 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         };
         let trace = json!({
             "checks": decision.checks,
+            "fraud": fraud,
             "cryptogram": checked.map(|c| json!({"atc": c.payment.atc, "cdcvm": c.payment.cdcvm, "generated_at_ms": c.payment.generated_at_ms})),
         });
         Ok(AuthorizationRecord {
@@ -195,6 +244,22 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         })
     }
 
+    /// Declines failed payment data. Failures that point at a forged or cloned payload are
+    /// counted against the named token's card for `RepeatedFailures`; expired data and clock
+    /// skew are not: they are the two field failures of honest phones (DESIGN §1).
+    async fn cryptogram_failed(
+        &self,
+        draft: &Draft<'_>,
+        data: &tokens::PaymentData,
+        decline: CryptogramDecline,
+    ) -> Result<AuthorizationAnswer> {
+        let suspicious =
+            matches!(decline, CryptogramDecline::CryptogramInvalid | CryptogramDecline::Replayed);
+        let features = if suspicious { self.tokens.named_card(data).await? } else { None };
+        let features = features.map(|card| screening::cryptogram_failure(card, draft.now_us));
+        self.decline_with(draft, None, cryptogram_reason(decline), features).await
+    }
+
     /// Stores and answers a decline made before or without a decision. `checked` (when the
     /// cryptogram was good) only names the token and fleet in the record.
     async fn decline(
@@ -203,11 +268,26 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         checked: Option<&Checked>,
         reason: DeclineReason,
     ) -> Result<AuthorizationAnswer> {
+        self.decline_with(draft, checked, reason, None).await
+    }
+
+    async fn decline_with(
+        &self,
+        draft: &Draft<'_>,
+        checked: Option<&Checked>,
+        reason: DeclineReason,
+        features: Option<store::FeatureUpdate>,
+    ) -> Result<AuthorizationAnswer> {
         let decision = Decision { outcome: Outcome::Declined { reason }, checks: Vec::new() };
         let periods = [String::new(), String::new(), String::new()];
-        let record = self.record(draft, checked, None, &decision, periods)?;
-        let commit =
-            AuthorizationCommit { record, claim: None, limits: [PeriodLimits::default(); 3] };
+        let record = self.record(draft, checked, None, &decision, periods, None)?;
+        let commit = AuthorizationCommit {
+            record,
+            claim: None,
+            limits: [PeriodLimits::default(); 3],
+            features,
+            alerts: Vec::new(),
+        };
         match self.store().commit_authorization(&commit).await? {
             Ok(()) => answer_of(&commit.record),
             Err(CommitRefusal::Duplicate) => self.replay_stored(draft).await,
@@ -282,6 +362,25 @@ fn request_of(req: &AuthorizeRequest) -> authorize::Request {
         offered_products: req.products.clone(),
         partial_supported: req.partial_supported,
     }
+}
+
+/// The requested volume, or what the requested amount buys at the pump price.
+fn requested_volume(req: &AuthorizeRequest) -> i64 {
+    req.volume_ml
+        .unwrap_or_else(|| authorize::volume_for_amount(req.amount.unwrap_or(0), req.unit_price))
+}
+
+/// The product the rules judge: the first fuel the decision allowed (what the pump will
+/// most likely dispense), else the first offered.
+fn screened_product(req: &AuthorizeRequest, decision: &Decision) -> Product {
+    let allowed = decision.approval().map(|a| a.products.as_slice()).unwrap_or_default();
+    allowed
+        .iter()
+        .chain(&req.products)
+        .copied()
+        .find(|p| p.is_fuel())
+        .or_else(|| req.products.first().copied())
+        .unwrap_or(Product::Diesel)
 }
 
 fn requested_amount(req: &AuthorizeRequest) -> i64 {

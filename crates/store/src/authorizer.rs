@@ -2,9 +2,11 @@
 //! authorizations with their holds, per-card period usage. A separate trait from
 //! [`crate::Store`] because it is a separate bounded part with its own hot path.
 
+use crate::fraud::*;
 use crate::StoreError;
 use domain::{AuthorizationId, CardId, OrgId, Product, StationId, TerminalId, TokenId};
 use std::future::Future;
+use uuid::Uuid;
 
 type R<T> = Result<T, StoreError>;
 
@@ -165,6 +167,10 @@ pub struct AuthorizationCommit {
     pub claim: Option<CryptogramClaim>,
     /// For approvals: per-period limits (day, week, month) to re-check while counting.
     pub limits: [PeriodLimits; 3],
+    /// What this authorization adds to its card's feature row, in the same transaction.
+    pub features: Option<FeatureUpdate>,
+    /// Alerts the fraud rules opened on this authorization.
+    pub alerts: Vec<AlertRecord>,
 }
 
 /// Why the database refused a commit the decision allowed: the snapshot was stale. The
@@ -285,6 +291,52 @@ pub trait AuthorizerStore: Clone + Send + Sync + 'static {
         stan: &str,
         transmitted_at: &str,
     ) -> impl Future<Output = R<bool>> + Send;
+
+    /// The org's rule overrides (empty: the default rule set applies).
+    fn fraud_rules(&self, org: OrgId) -> impl Future<Output = R<Vec<FraudRuleRecord>>> + Send;
+    /// Replaces the org's whole rule set in one transaction, so a stored set is always one
+    /// that validated as a whole.
+    fn put_fraud_rules(&self, rules: &[FraudRuleRecord]) -> impl Future<Output = R<()>> + Send;
+    fn card_features(
+        &self,
+        card: CardId,
+    ) -> impl Future<Output = R<Option<CardFeaturesRecord>>> + Send;
+    /// When the card was last re-bound and last unblocked (unix µs), from its audit events.
+    fn card_rebind_unblock(
+        &self,
+        org: OrgId,
+        card: CardId,
+    ) -> impl Future<Output = R<(Option<i64>, Option<i64>)>> + Send;
+    /// The queue: by risk (highest first), then age (oldest first).
+    fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        limit: i64,
+    ) -> impl Future<Output = R<Vec<AlertRecord>>> + Send;
+    /// How many alerts each status holds under the filter (its status ignored).
+    fn alert_counts(
+        &self,
+        filter: &AlertFilter,
+    ) -> impl Future<Output = R<Vec<(AlertStatus, i64)>>> + Send;
+    fn get_alert(&self, id: Uuid) -> impl Future<Output = R<AlertRecord>> + Send;
+    /// Moves the alert from `from` to `to.status` (with assignee and resolution time) if it
+    /// is still in `from`; false when someone else moved it first.
+    fn move_alert(
+        &self,
+        from: AlertStatus,
+        to: &AlertRecord,
+    ) -> impl Future<Output = R<bool>> + Send;
+    fn add_alert_comment(&self, c: &AlertCommentRecord) -> impl Future<Output = R<()>> + Send;
+    fn alert_comments(
+        &self,
+        alert: Uuid,
+    ) -> impl Future<Output = R<Vec<AlertCommentRecord>>> + Send;
+    /// Per rule of the org, alerts created since `since_us` and how they were resolved.
+    fn rule_stats(
+        &self,
+        org: OrgId,
+        since_us: i64,
+    ) -> impl Future<Output = R<Vec<RuleStatsRecord>>> + Send;
 }
 
 /// One balanced movement in a fleet's ledger.

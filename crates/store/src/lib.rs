@@ -8,12 +8,14 @@
 
 mod authorizer;
 mod error;
+mod fraud;
 mod records;
 mod sql;
 mod traits;
 
 pub use authorizer::*;
 pub use error::StoreError;
+pub use fraud::*;
 pub use records::*;
 pub use sql::{Backend, SqlStore};
 pub use traits::Store;

@@ -100,6 +100,22 @@ impl<S: Store> Tokens<S> {
         Ok(Ok(checked.payment))
     }
 
+    /// The card whose token the payment data names, when the token exists. Nothing is
+    /// verified: the authorizer uses it only to count a failed check against the card (a
+    /// fraud feature), never to approve.
+    pub async fn named_card(
+        &self,
+        data: &PaymentData,
+    ) -> Result<Option<(OrgId, CardId)>, IssuingError> {
+        let Ok(pan) = Pan::parse(&data.token_pan) else { return Ok(None) };
+        let fingerprint = self.hsm.pan_fingerprint(&pan).await?;
+        match self.store().get_token_by_fingerprint(&fingerprint).await {
+            Ok(t) => Ok(Some((t.org_id, t.card_id))),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Every check but the spending: the caller (the authorizer) spends the ATC and LUK use
     /// in its own transaction with [`Checked::claim`], and re-checks on a moved window.
     pub async fn check(

@@ -6,6 +6,7 @@ mod auth;
 mod cards;
 mod controls;
 mod directory;
+mod fraud;
 mod system;
 mod terminal;
 mod tokens;
@@ -28,6 +29,7 @@ pub fn v1() -> Router<AppState> {
         .merge(tokens::routes())
         .merge(terminal::routes())
         .merge(accounts::routes())
+        .merge(fraud::routes())
 }
 
 /// 201 with the new object, or the stored first answer for a repeated Idempotency-Key.

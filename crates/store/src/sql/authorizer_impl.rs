@@ -456,6 +456,12 @@ impl SqlStore {
                 }
             }
         }
+        if let Some(update) = &c.features {
+            super::fraud_impl::update_features(&mut tx, self.backend, update).await?;
+        }
+        for alert in &c.alerts {
+            super::fraud_impl::insert_alert(&mut tx, alert).await?;
+        }
         tx.commit().await?;
         Ok(Ok(()))
     }
@@ -832,5 +838,39 @@ impl AuthorizerStore for SqlStore {
         transmitted_at: &str,
     ) -> R<bool> {
         self.early_reversal_exists_impl(terminal, stan, transmitted_at).await
+    }
+
+    async fn fraud_rules(&self, org: OrgId) -> R<Vec<crate::FraudRuleRecord>> {
+        self.fraud_rules_impl(org).await
+    }
+    async fn put_fraud_rules(&self, rules: &[crate::FraudRuleRecord]) -> R<()> {
+        self.put_fraud_rules_impl(rules).await
+    }
+    async fn card_features(&self, card: CardId) -> R<Option<crate::CardFeaturesRecord>> {
+        self.card_features_impl(card).await
+    }
+    async fn card_rebind_unblock(&self, org: OrgId, card: CardId) -> R<(Option<i64>, Option<i64>)> {
+        self.card_rebind_unblock_impl(org, card).await
+    }
+    async fn list_alerts(&self, f: &crate::AlertFilter, limit: i64) -> R<Vec<crate::AlertRecord>> {
+        self.list_alerts_impl(f, limit).await
+    }
+    async fn alert_counts(&self, f: &crate::AlertFilter) -> R<Vec<(crate::AlertStatus, i64)>> {
+        self.alert_counts_impl(f).await
+    }
+    async fn get_alert(&self, id: uuid::Uuid) -> R<crate::AlertRecord> {
+        self.get_alert_impl(id).await
+    }
+    async fn move_alert(&self, from: crate::AlertStatus, to: &crate::AlertRecord) -> R<bool> {
+        self.move_alert_impl(from, to).await
+    }
+    async fn add_alert_comment(&self, c: &crate::AlertCommentRecord) -> R<()> {
+        self.add_alert_comment_impl(c).await
+    }
+    async fn alert_comments(&self, alert: uuid::Uuid) -> R<Vec<crate::AlertCommentRecord>> {
+        self.alert_comments_impl(alert).await
+    }
+    async fn rule_stats(&self, org: OrgId, since_us: i64) -> R<Vec<crate::RuleStatsRecord>> {
+        self.rule_stats_impl(org, since_us).await
     }
 }

@@ -29,6 +29,11 @@ const SQLITE: &[Migration] = &[
         name: "authorizer",
         sql: include_str!("../../../../migrations/sqlite/0003_authorizer.sql"),
     },
+    Migration {
+        version: 4,
+        name: "fraud",
+        sql: include_str!("../../../../migrations/sqlite/0004_fraud.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -46,6 +51,11 @@ const POSTGRES: &[Migration] = &[
         version: 3,
         name: "authorizer",
         sql: include_str!("../../../../migrations/postgres/0003_authorizer.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "fraud",
+        sql: include_str!("../../../../migrations/postgres/0004_fraud.sql"),
     },
 ];
 

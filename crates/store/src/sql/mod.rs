@@ -5,6 +5,7 @@
 
 mod authorizer_impl;
 mod dialect;
+mod fraud_impl;
 mod migrate;
 mod rows;
 mod store_impl;

@@ -1,0 +1,222 @@
+//! A phone for the load benchmark, in process: a P-256 device key, enrolment, a token with
+//! its LUK batch opened by `emv::luk_batch`, QR payment data made exactly as
+//! docs/CRYPTOGRAM.md says (`emv::cryptogram`, `emv::qr`), and signed replenishment.
+//!
+//! The clock offset comes from `GET /v1/time` (midpoint of send and receive). Unlike the
+//! real wallet this phone does not verify the time signature: it benchmarks a server it
+//! was pointed at, it does not defend against one.
+
+use std::time::Instant;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use emv::cryptogram::{self, CryptogramInput, EntryMode};
+use emv::luk_batch::{self, EncryptedBatch, LukEntry};
+use emv::qr::{ChipData, CpmPayload, TokenData};
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use serde_json::{json, Value};
+
+use crate::client::{now_ms, UserClient};
+use crate::Result;
+
+/// The Forecourt application (`mobile-sdk` README).
+pub const AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x09, 0x99, 0x01, 0x01];
+pub const LABEL: &str = "FORECOURT";
+/// Domain of the enrolment signature.
+const ENROL_DOMAIN: &[u8] = b"forecourt/enrol/v1";
+/// Domain of the replenishment signature.
+const REPLENISH_DOMAIN: &[u8] = b"forecourt/replenish/v1";
+/// A LUK this close to its expiry is not used.
+const EXPIRY_MARGIN_S: u64 = 60;
+
+struct Key {
+    entry: LukEntry,
+    used: u16,
+}
+
+/// One enrolled phone holding one token.
+pub struct Phone {
+    driver: UserClient,
+    secret: p256::SecretKey,
+    public_sec1: Vec<u8>,
+    token_id: String,
+    token_pan: String,
+    imk_version: u8,
+    keys: Vec<Key>,
+    atc: u16,
+    offset_ms: i64,
+    synced_at: Instant,
+    /// Key indexes with their use counts, for every key this phone ever held.
+    history: Vec<([u8; 6], u16)>,
+}
+
+impl Phone {
+    /// Syncs the clock, enrols a new device key for the logged-in driver and provisions a
+    /// token for the driver's first active card.
+    pub async fn enrol_and_provision(driver: UserClient, label: &str) -> Result<Phone> {
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let public_sec1 = secret.public_key().to_sec1_bytes().to_vec();
+        let mut phone = Phone {
+            driver,
+            secret,
+            public_sec1,
+            token_id: String::new(),
+            token_pan: String::new(),
+            imk_version: 0,
+            keys: Vec::new(),
+            atc: 0,
+            offset_ms: 0,
+            synced_at: Instant::now(),
+            history: Vec::new(),
+        };
+        phone.sync().await?;
+        let device_id = phone.enrol(label).await?;
+        let cards = phone.driver.get("/v1/cards?status=active").await?.ok("listing cards")?;
+        let card = cards
+            .as_array()
+            .and_then(|c| c.first())
+            .and_then(|c| c["id"].as_str())
+            .ok_or("the driver has no active card")?
+            .to_owned();
+        let answer = phone
+            .driver
+            .post(&format!("/v1/cards/{card}/tokens"), &json!({"device_id": device_id}))
+            .await?
+            .ok("provisioning")?;
+        phone.accept_batch(&answer)?;
+        Ok(phone)
+    }
+
+    /// Takes the clock offset from the signed time answer.
+    async fn sync(&mut self) -> Result<()> {
+        let nonce = B64.encode(rand::random::<[u8; 16]>());
+        let sent = now_ms();
+        let start = Instant::now();
+        let answer = self.driver.get_public(&format!("/v1/time?nonce={nonce}")).await?;
+        let round_trip = i64::try_from(start.elapsed().as_millis()).unwrap_or(0);
+        let body = answer.ok("clock sync")?;
+        let server_ms = body["server_time_ms"].as_i64().ok_or("time answer without time")?;
+        self.offset_ms = server_ms - (sent + round_trip / 2);
+        self.synced_at = Instant::now();
+        Ok(())
+    }
+
+    fn server_now_ms(&self) -> i64 {
+        now_ms() + self.offset_ms
+    }
+
+    fn sign(&self, message: &[u8]) -> String {
+        let signature: Signature = SigningKey::from(&self.secret).sign(message);
+        B64.encode(signature.to_bytes())
+    }
+
+    async fn enrol(&mut self, label: &str) -> Result<String> {
+        let challenge =
+            self.driver.post("/v1/devices/challenge", &json!({})).await?.ok("challenge")?;
+        let text = challenge["challenge"].as_str().ok_or("no challenge")?;
+        let raw = B64.decode(text).map_err(|_| "challenge is not base64url")?;
+        let message = [ENROL_DOMAIN, &raw, &self.public_sec1].concat();
+        let body = json!({"public_key": B64.encode(&self.public_sec1), "challenge": text,
+                          "signature": self.sign(&message), "label": label});
+        let device = self.driver.post("/v1/devices", &body).await?.ok("enrolment")?;
+        Ok(device["id"].as_str().ok_or("device answer without id")?.to_owned())
+    }
+
+    /// Opens a provisioning or replenishment answer's batch with the device key.
+    fn accept_batch(&mut self, body: &Value) -> Result<()> {
+        self.token_id = body["token"]["id"].as_str().ok_or("answer without token id")?.to_owned();
+        self.token_pan = body["token_pan"].as_str().ok_or("answer without token PAN")?.to_owned();
+        let version = body["token"]["imk_version"].as_u64().ok_or("answer without imk_version")?;
+        self.imk_version = u8::try_from(version).map_err(|_| "imk_version out of range")?;
+        let batch: EncryptedBatch = serde_json::from_value(body["batch"].clone())
+            .map_err(|_| "answer without a readable batch")?;
+        let entries = luk_batch::open(&self.secret, &self.token_id, &batch)?;
+        self.keys = entries.into_iter().map(|entry| Key { entry, used: 0 }).collect();
+        for key in &self.keys {
+            self.history.push((key.entry.key_index.0, 0));
+        }
+        Ok(())
+    }
+
+    /// Asks for a new batch with a report of every key's uses, signed by the device key.
+    async fn replenish(&mut self) -> Result<()> {
+        for key in &self.keys {
+            if let Some(h) = self.history.iter_mut().find(|(k, _)| *k == key.entry.key_index.0) {
+                h.1 = key.used;
+            }
+        }
+        let mut reports: Vec<([u8; 6], u16)> =
+            self.history.iter().copied().filter(|(_, used)| *used > 0).collect();
+        reports.sort();
+        let issued_at_ms = self.server_now_ms();
+        let mut message =
+            [REPLENISH_DOMAIN, self.token_id.as_bytes(), &issued_at_ms.to_be_bytes()].concat();
+        for (key_index, used) in &reports {
+            message.extend_from_slice(key_index);
+            message.extend_from_slice(&used.to_be_bytes());
+        }
+        let body = json!({
+            "issued_at_ms": issued_at_ms,
+            "reports": reports.iter().map(|(k, u)| json!({"key_index": hex::encode(k), "used": u}))
+                .collect::<Vec<_>>(),
+            "signature": self.sign(&message),
+        });
+        let answer = self
+            .driver
+            .post(&format!("/v1/tokens/{}/replenish", self.token_id), &body)
+            .await?
+            .ok("replenishment")?;
+        self.accept_batch(&answer)
+    }
+
+    /// The next QR payload (a new ATC; the key that expires first pays first), replenishing
+    /// first when no key is left.
+    pub async fn next_qr(&mut self) -> Result<String> {
+        if self.pick_key().is_none() {
+            self.replenish().await?;
+        }
+        let index = self.pick_key().ok_or("no usable key after replenishment")?;
+        self.atc = self.atc.checked_add(1).ok_or("ATC exhausted")?;
+        let generated_at_ms = self.server_now_ms();
+        let sync_age_s = u32::try_from(self.synced_at.elapsed().as_secs()).unwrap_or(u32::MAX);
+        let key = &mut self.keys[index];
+        key.used += 1;
+        let input = CryptogramInput {
+            entry_mode: EntryMode::Qr,
+            token_pan: self.token_pan.clone(),
+            key_index: key.entry.key_index,
+            atc: self.atc,
+            generated_at_ms,
+            sync_age_s,
+            cdcvm: true,
+            terminal: None,
+            card_unpredictable_number: rand::random(),
+        };
+        let bytes = input.to_bytes()?;
+        let payload = CpmPayload {
+            aid: AID.to_vec(),
+            label: Some(LABEL.into()),
+            token: TokenData::Pan(self.token_pan.clone()),
+            chip: ChipData {
+                cryptogram: cryptogram::compute(&key.entry.luk, &bytes),
+                atc: self.atc,
+                iad: input.iad(self.imk_version).to_bytes().to_vec(),
+                unpredictable_number: input.card_unpredictable_number,
+            },
+            unknown: Vec::new(),
+        };
+        Ok(emv::qr::try_encode(&payload)?)
+    }
+
+    fn pick_key(&self) -> Option<usize> {
+        let now_s = u64::try_from(self.server_now_ms() / 1_000).unwrap_or(0);
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.used < k.entry.max_uses)
+            .filter(|(_, k)| k.entry.expires_at_s > now_s + EXPIRY_MARGIN_S)
+            .min_by_key(|(_, k)| k.entry.expires_at_s)
+            .map(|(i, _)| i)
+    }
+}
