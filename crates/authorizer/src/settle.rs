@@ -55,9 +55,11 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
                 Err(conflict("ALREADY_COMPLETED", "completed with other values"))
             };
         }
+        let now = now_us();
+        let late_alert = late_completion_alert(&auth, req.amount, now);
         if !self
             .store()
-            .complete_authorization(id, req.amount, req.volume_ml, product, now_us())
+            .complete_authorization(id, req.amount, req.volume_ml, product, now, &late_alert)
             .await?
         {
             return Err(conflict(
@@ -131,6 +133,35 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         Ok(released)
     }
 }
+
+/// The alert a completion after its hold expired opens: the fuel was dispensed without a
+/// hold backing it, so a person looks at it.
+fn late_completion_alert(
+    auth: &AuthorizationRecord,
+    amount: i64,
+    now_us: i64,
+) -> store::AlertRecord {
+    store::AlertRecord {
+        id: uuid::Uuid::now_v7(),
+        org_id: auth.org_id.unwrap_or(domain::OrgId(uuid::Uuid::nil())),
+        authorization_id: auth.id,
+        card_id: auth.card_id.unwrap_or(domain::CardId(uuid::Uuid::nil())),
+        rule_id: LATE_COMPLETION_RULE.to_owned(),
+        risk: LATE_COMPLETION_RISK,
+        status: store::AlertStatus::Open,
+        assignee_id: None,
+        created_us: now_us,
+        resolved_us: None,
+        reason: "completed after its hold expired".to_owned(),
+        observed:
+            serde_json::json!({"final_amount": amount, "hold_expires_us": auth.hold_expires_us})
+                .to_string(),
+    }
+}
+
+/// The rule id and risk (of 1000) of alerts for completions after the hold expired.
+pub const LATE_COMPLETION_RULE: &str = "late_completion";
+const LATE_COMPLETION_RISK: i64 = 300;
 
 fn conflict(code: &'static str, message: &str) -> IssuingError {
     IssuingError::conflict(code, message)

@@ -253,6 +253,13 @@ async fn expired_hold_then_late_completion(b: Backend) {
         (account["spent"].as_i64(), account["available"].as_i64()),
         (Some(6_000), Some(94_000))
     );
+    // ... and flagged for review.
+    let (status, queue) = f.app.get("/v1/alerts", &f.app.analyst().await).await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    let alerts = queue["alerts"].as_array().unwrap();
+    let late: Vec<_> = alerts.iter().filter(|a| a["rule_id"] == "late_completion").collect();
+    assert_eq!(late.len(), 1, "{queue}");
+    assert_eq!(late[0]["authorization_id"], answer["authorization_id"]);
 }
 
 async fn retries_get_the_first_answer_and_conflicts_are_refused(b: Backend) {

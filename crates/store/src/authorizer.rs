@@ -255,7 +255,9 @@ pub trait AuthorizerStore: Clone + Send + Sync + 'static {
         commit: &AuthorizationCommit,
     ) -> impl Future<Output = R<Result<(), CommitRefusal>>> + Send;
     /// Posts the final amount of an approved (or expired) authorization and releases the
-    /// rest of its hold; false if it was not in a state to complete.
+    /// rest of its hold; false if it was not in a state to complete. A completion after
+    /// the hold expired also opens `late_alert` (the fill goes to review), in the same
+    /// transaction.
     fn complete_authorization(
         &self,
         id: AuthorizationId,
@@ -263,6 +265,7 @@ pub trait AuthorizerStore: Clone + Send + Sync + 'static {
         final_volume_ml: i64,
         product: &str,
         now_us: i64,
+        late_alert: &crate::AlertRecord,
     ) -> impl Future<Output = R<bool>> + Send;
     /// Releases the whole hold (`to` is `Reversed` or `Expired`); false if nothing was held.
     fn release_authorization(

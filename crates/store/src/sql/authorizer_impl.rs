@@ -473,6 +473,7 @@ impl SqlStore {
         volume: i64,
         product: &str,
         now_us: i64,
+        late_alert: &crate::AlertRecord,
     ) -> R<bool> {
         let mut tx = self.begin_write().await?;
         let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
@@ -525,6 +526,7 @@ impl SqlStore {
             post(&mut tx, org, Some(id), "late_capture", ("available", "spent"), amount, now_us)
                 .await?;
             adjust_usage(&mut tx, card, &a.periods, amount, volume, 1).await?;
+            super::fraud_impl::insert_alert(&mut tx, late_alert).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -808,8 +810,17 @@ impl AuthorizerStore for SqlStore {
         final_volume_ml: i64,
         product: &str,
         now_us: i64,
+        late_alert: &crate::AlertRecord,
     ) -> R<bool> {
-        self.complete_authorization_impl(id, final_amount, final_volume_ml, product, now_us).await
+        self.complete_authorization_impl(
+            id,
+            final_amount,
+            final_volume_ml,
+            product,
+            now_us,
+            late_alert,
+        )
+        .await
     }
     async fn release_authorization(
         &self,
