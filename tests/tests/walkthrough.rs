@@ -1,47 +1,12 @@
 //! The README walk-through against the real `forecourt` binary started in an empty
 //! directory, then a search of everything it wrote for clear card numbers.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::{Connection, Row};
 use tests::Server;
 
-struct Api {
-    client: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        (
-            status,
-            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("json") },
-        )
-    }
-
-    async fn login(&self, email: &str) -> String {
-        let body = json!({"email": email, "password": "forecourt-demo"});
-        let (status, pair) =
-            self.send(reqwest::Method::POST, "/v1/auth/login", None, Some(body)).await;
-        assert_eq!(status, 200, "{pair}");
-        pair["access_token"].as_str().expect("token").to_owned()
-    }
-}
+mod support;
+use support::{Api, Phone};
 
 #[tokio::test]
 async fn readme_walkthrough_and_no_clear_pan_anywhere() {
@@ -139,31 +104,13 @@ async fn readme_walkthrough_and_no_clear_pan_anywhere() {
 async fn phone_gets_a_token(api: &Api, token: &str, card: &str) -> Vec<Vec<u8>> {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
     use base64::Engine as _;
-    use p256::ecdsa::signature::Signer;
-    use reqwest::Method as M;
     let nonce = B64.encode([9u8; 16]);
-    let (status, time) = api.send(M::GET, &format!("/v1/time?nonce={nonce}"), None, None).await;
+    let (status, time) =
+        api.send(reqwest::Method::GET, &format!("/v1/time?nonce={nonce}"), None, None).await;
     assert_eq!(status, 200, "{time}");
-    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
-    let public = secret.public_key().to_sec1_bytes().to_vec();
-    let (_, challenge) =
-        api.send(M::POST, "/v1/devices/challenge", Some(token), Some(json!({}))).await;
-    let raw = B64.decode(challenge["challenge"].as_str().unwrap()).unwrap();
-    let message = [b"forecourt/enrol/v1".as_slice(), &raw, &public].concat();
-    let signature: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(&secret).sign(&message);
-    let enrol = json!({"public_key": B64.encode(&public), "challenge": challenge["challenge"],
-                       "signature": B64.encode(signature.to_bytes()), "label": "Anna's phone"});
-    let (status, device) = api.send(M::POST, "/v1/devices", Some(token), Some(enrol)).await;
-    assert_eq!(status, 201, "{device}");
-    let body = json!({"device_id": device["id"]});
-    let (status, provisioned) =
-        api.send(M::POST, &format!("/v1/cards/{card}/tokens"), Some(token), Some(body)).await;
-    assert_eq!(status, 201, "{provisioned}");
-    let batch = serde_json::from_value(provisioned["batch"].clone()).unwrap();
-    let token_id = provisioned["token"]["id"].as_str().unwrap();
-    let luks = emv::luk_batch::open(&secret, token_id, &batch).expect("the phone opens its batch");
-    let mut secrets = vec![provisioned["token_pan"].as_str().unwrap().as_bytes().to_vec()];
-    for luk in &luks {
+    let phone = Phone::provisioned(api, token, card).await;
+    let mut secrets = vec![phone.token_pan.as_bytes().to_vec()];
+    for luk in &phone.luks {
         secrets.push(luk.luk.to_vec());
         secrets.push(hex::encode(*luk.luk).into_bytes());
     }
