@@ -367,12 +367,3 @@ pub struct LukRecord {
     pub max_uses: i64,
     pub used_count: i64,
 }
-
-/// Why recording a cryptogram's use was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClaimRefusal {
-    /// The token's replay window moved since it was read: re-read and decide again.
-    WindowMoved,
-    /// The LUK's transaction budget is spent.
-    BudgetSpent,
-}

@@ -194,14 +194,12 @@ pub trait Store: Clone + Send + Sync + 'static {
         key_index: [u8; 6],
     ) -> impl Future<Output = R<LukRecord>> + Send;
     /// Records one use of a cryptogram in one transaction: moves the token's replay window
-    /// from `old` to `new` (compare-and-swap) and spends one use of the LUK's budget.
+    /// past `claim.atc` under the token row's lock and spends one use of the LUK's budget
+    /// (the same step the authorizer's commit takes).
     fn claim_cryptogram(
         &self,
-        token: TokenId,
-        old: domain::atc::AtcWindow,
-        new: domain::atc::AtcWindow,
-        key_index: [u8; 6],
-    ) -> impl Future<Output = R<Result<(), ClaimRefusal>>> + Send;
+        claim: &crate::CryptogramClaim,
+    ) -> impl Future<Output = R<Result<(), crate::CommitRefusal>>> + Send;
 
     // --- audit and idempotency --------------------------------------------------------
     fn list_card_events(

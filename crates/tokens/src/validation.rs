@@ -3,17 +3,13 @@
 //! key budget and replay — each failure with its own reason (docs/CRYPTOGRAM.md).
 
 use crate::Tokens;
-use domain::atc::AtcRefusal;
 use domain::payment_time::{self, TimeVerdict};
 use domain::{CardId, CardStatus, OrgId, TokenId};
 use emv::cryptogram::{CryptogramInput, EntryMode, Iad, KeyIndex, TerminalData};
 use hsm_sim::Pan;
 use issuing::IssuingError;
 use serde::Serialize;
-use store::{ClaimRefusal, Store, StoreError, TokenRecord, TokenStatus};
-
-/// How often a validation re-reads the token when a concurrent one moved its replay window.
-const CLAIM_RETRIES: usize = 8;
+use store::{CommitRefusal, Store, StoreError, TokenRecord, TokenStatus};
 
 /// What the terminal read from the phone.
 #[derive(Clone)]
@@ -214,25 +210,15 @@ impl<S: Store> Tokens<S> {
     /// validation moved it first.
     async fn claim(
         &self,
-        mut token: TokenRecord,
+        token: TokenRecord,
         atc: u16,
         key_index: KeyIndex,
     ) -> Result<Result<(), CryptogramDecline>, issuing::IssuingError> {
-        for _ in 0..CLAIM_RETRIES {
-            let next = match token.atc.accept(atc) {
-                Ok(next) => next,
-                Err(AtcRefusal::Reused | AtcRefusal::TooOld) => {
-                    return Ok(Err(CryptogramDecline::Replayed))
-                }
-            };
-            match self.store().claim_cryptogram(token.id, token.atc, next, key_index.0).await? {
-                Ok(()) => return Ok(Ok(())),
-                Err(ClaimRefusal::BudgetSpent) => return Ok(Err(CryptogramDecline::KeyExhausted)),
-                Err(ClaimRefusal::WindowMoved) => {
-                    token = self.store().get_token(token.org_id, token.id).await?;
-                }
-            }
-        }
-        Err(issuing::IssuingError::Internal("replay window contended past the retry limit".into()))
+        let claim = store::CryptogramClaim { token: token.id, atc, key_index: key_index.0 };
+        Ok(match self.store().claim_cryptogram(&claim).await? {
+            Ok(()) => Ok(()),
+            Err(CommitRefusal::BudgetSpent) => Err(CryptogramDecline::KeyExhausted),
+            Err(_) => Err(CryptogramDecline::Replayed),
+        })
     }
 }

@@ -657,7 +657,7 @@ async fn insert_authorization(conn: &mut AnyConnection, r: &AuthorizationRecord)
     Ok(())
 }
 
-async fn spend_cryptogram(
+pub(super) async fn spend_cryptogram(
     conn: &mut AnyConnection,
     backend: super::Backend,
     claim: &CryptogramClaim,

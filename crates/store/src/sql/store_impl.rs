@@ -700,12 +700,9 @@ impl Store for SqlStore {
     }
     async fn claim_cryptogram(
         &self,
-        token: TokenId,
-        old: domain::atc::AtcWindow,
-        new: domain::atc::AtcWindow,
-        key_index: [u8; 6],
-    ) -> R<Result<(), ClaimRefusal>> {
-        self.claim_cryptogram_impl(token, old, new, key_index).await
+        claim: &crate::CryptogramClaim,
+    ) -> R<Result<(), crate::CommitRefusal>> {
+        self.claim_cryptogram_impl(claim).await
     }
 }
 

@@ -6,7 +6,6 @@ use super::store_impl::{id_str, write_effects};
 use super::{expect_one, SqlStore};
 use crate::records::*;
 use crate::StoreError;
-use domain::atc::AtcWindow;
 use domain::{CardId, DeviceId, OrgId, TokenId, UserId};
 use sqlx::AnyConnection;
 
@@ -210,41 +209,14 @@ impl SqlStore {
 
     pub(super) async fn claim_cryptogram_impl(
         &self,
-        token: TokenId,
-        old: AtcWindow,
-        new: AtcWindow,
-        key_index: [u8; 6],
-    ) -> R<Result<(), ClaimRefusal>> {
+        claim: &crate::CryptogramClaim,
+    ) -> R<Result<(), crate::CommitRefusal>> {
         let mut tx = self.begin_write().await?;
-        let (old_high, old_seen) = atc_columns(old);
-        let (new_high, new_seen) = atc_columns(new);
-        let moved = sqlx::query(
-            "UPDATE payment_tokens SET atc_high = $1, atc_seen = $2 \
-             WHERE id = $3 AND atc_high = $4 AND atc_seen = $5",
-        )
-        .bind(new_high)
-        .bind(new_seen)
-        .bind(id_str(token))
-        .bind(old_high)
-        .bind(old_seen)
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() != 1 {
-            return Ok(Err(ClaimRefusal::WindowMoved));
+        let spent = super::authorizer_impl::spend_cryptogram(&mut tx, self.backend, claim).await?;
+        if spent.is_ok() {
+            tx.commit().await?;
         }
-        let spent = sqlx::query(
-            "UPDATE luks SET used_count = used_count + 1 \
-             WHERE token_id = $1 AND key_index = $2 AND used_count < max_uses",
-        )
-        .bind(id_str(token))
-        .bind(hex::encode(key_index))
-        .execute(&mut *tx)
-        .await?;
-        if spent.rows_affected() != 1 {
-            return Ok(Err(ClaimRefusal::BudgetSpent));
-        }
-        tx.commit().await?;
-        Ok(Ok(()))
+        Ok(spent)
     }
 }
 
