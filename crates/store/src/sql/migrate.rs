@@ -13,51 +13,31 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "issuing",
-        sql: include_str!("../../../../migrations/sqlite/0001_issuing.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "tokens",
-        sql: include_str!("../../../../migrations/sqlite/0002_tokens.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "authorizer",
-        sql: include_str!("../../../../migrations/sqlite/0003_authorizer.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "fraud",
-        sql: include_str!("../../../../migrations/sqlite/0004_fraud.sql"),
-    },
-];
+/// The migrations of one backend's directory, in order. Both directories hold the same
+/// list; adding a migration means one line here and one file in each.
+macro_rules! migrations {
+    ($dir:literal) => {
+        &[
+            migration!(1, "issuing", $dir, "0001_issuing.sql"),
+            migration!(2, "tokens", $dir, "0002_tokens.sql"),
+            migration!(3, "authorizer", $dir, "0003_authorizer.sql"),
+            migration!(4, "fraud", $dir, "0004_fraud.sql"),
+        ]
+    };
+}
 
-const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "issuing",
-        sql: include_str!("../../../../migrations/postgres/0001_issuing.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "tokens",
-        sql: include_str!("../../../../migrations/postgres/0002_tokens.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "authorizer",
-        sql: include_str!("../../../../migrations/postgres/0003_authorizer.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "fraud",
-        sql: include_str!("../../../../migrations/postgres/0004_fraud.sql"),
-    },
-];
+macro_rules! migration {
+    ($version:literal, $name:literal, $dir:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../../../../migrations/", $dir, "/", $file)),
+        }
+    };
+}
+
+const SQLITE: &[Migration] = migrations!("sqlite");
+const POSTGRES: &[Migration] = migrations!("postgres");
 
 pub(super) async fn run(store: &SqlStore) -> Result<(), StoreError> {
     let migrations = match store.backend {
