@@ -89,6 +89,11 @@ async fn two_processes_on_one_database_never_exceed_a_limit() {
         200
     );
 
+    // A burst of limit declines would trip `repeated_failures`; this test is about limits.
+    let analyst = api.login("fraud@forecourt.example").await;
+    let rule = format!("/v1/fraud/rules/repeated_failures?org_id={org}");
+    let shadow = json!({"mode": "shadow"});
+    assert_eq!(api.send(reqwest::Method::PUT, &rule, Some(&analyst), Some(shadow)).await.0, 200);
     let mut phones = Vec::new();
     for _ in 0..PHONES {
         phones.push(Phone::provisioned(&api, &anna, &card).await);

@@ -332,6 +332,11 @@ async fn concurrent_preauthorizations_never_exceed_the_daily_count(b: Backend) {
     let Some(app) = TestApp::start(b).await else { return };
     let f = setup(app, 10_000_000).await;
     f.card_controls(json!({"daily": {"count": DAILY_FILLS}})).await;
+    // Under this burst the limit declines would trip `repeated_failures` and decline the
+    // next approvals as fraud; this test is about limits, so the rule only watches.
+    let rule = format!("/v1/fraud/rules/repeated_failures?org_id={}", f.org);
+    let (status, _) = f.app.put(&rule, &f.app.analyst().await, json!({"mode": "shadow"})).await;
+    assert_eq!(status, StatusCode::OK);
     let anna = f.app.anna().await;
     let mut phones = vec![f.phone];
     for _ in 1..PHONES {
