@@ -1,0 +1,278 @@
+//! The console's two languages. Every string a page shows is a key in [`MESSAGES`] with an
+//! English and a Russian text; a unit test keeps the table complete, so a page never shows
+//! a raw key in one language only.
+
+/// The language a page is rendered in, chosen by the `fc_lang` cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Ru,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Ru => "ru",
+        }
+    }
+
+    /// Unknown codes fall back to English rather than failing the page.
+    pub fn from_code(code: &str) -> Self {
+        match code {
+            "ru" => Self::Ru,
+            _ => Self::En,
+        }
+    }
+
+    /// The text of `key` in this language; the key itself if the table lacks it (the
+    /// unit test makes that impossible for keys the code uses).
+    pub fn t(self, key: &'static str) -> &'static str {
+        match MESSAGES.iter().find(|(k, _, _)| *k == key) {
+            Some((_, en, ru)) => match self {
+                Self::En => en,
+                Self::Ru => ru,
+            },
+            None => key,
+        }
+    }
+}
+
+/// The label of an alert status code (`open`, `taken`, ...); unknown codes show as is.
+pub fn alert_status(lang: Lang, status: &str) -> String {
+    match status {
+        "open" => lang.t("alert_status.open").to_owned(),
+        "taken" => lang.t("alert_status.taken").to_owned(),
+        "confirmed_fraud" => lang.t("alert_status.confirmed_fraud").to_owned(),
+        "false_positive" => lang.t("alert_status.false_positive").to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// (key, English, Russian).
+pub const MESSAGES: &[(&str, &str, &str)] = &[
+    ("app.title", "Forecourt console", "Консоль Forecourt"),
+    ("nav.dashboard", "Dashboard", "Сводка"),
+    ("nav.cards", "Cards", "Карты"),
+    ("nav.alerts", "Alerts", "Алерты"),
+    ("nav.logout", "Log out", "Выйти"),
+    ("login.title", "Sign in", "Вход"),
+    ("login.email", "Email", "Эл. почта"),
+    ("login.password", "Password", "Пароль"),
+    ("login.submit", "Sign in", "Войти"),
+    ("login.failed", "Email or password is wrong.", "Неверная почта или пароль."),
+    ("lang.switch", "Language", "Язык"),
+    ("error.not_found", "Not found", "Не найдено"),
+    (
+        "error.not_found.body",
+        "There is no such page, or it is outside what you may see.",
+        "Такой страницы нет или она вне вашей зоны доступа.",
+    ),
+    ("error.forbidden", "Not allowed", "Доступ запрещён"),
+    (
+        "error.forbidden.body",
+        "Your role may not open this page.",
+        "Вашей роли эта страница недоступна.",
+    ),
+    (
+        "error.console_roles",
+        "The console is for fleet owners, fleet admins and fraud analysts.",
+        "Консоль предназначена для владельцев и администраторов автопарков и фрод-аналитиков.",
+    ),
+    ("error.csrf", "The form has expired", "Форма устарела"),
+    (
+        "error.csrf.body",
+        "The form's security token is missing or wrong. Reload the page and try again.",
+        "Токен безопасности формы отсутствует или неверен. Обновите страницу и повторите.",
+    ),
+    ("error.invalid", "The request was refused", "Запрос отклонён"),
+    ("error.unavailable", "Try again shortly", "Повторите попытку позже"),
+    (
+        "error.internal",
+        "Something went wrong; it has been logged.",
+        "Что-то пошло не так; ошибка записана в журнал.",
+    ),
+    ("error.back", "Back to the console", "Назад в консоль"),
+    (
+        "error.method",
+        "This address does not take that kind of request.",
+        "Этот адрес не принимает такой запрос.",
+    ),
+    ("dash.title", "Dashboard", "Сводка"),
+    ("dash.account", "Account", "Счёт"),
+    ("dash.available", "Available", "Доступно"),
+    ("dash.held", "Held", "Заблокировано"),
+    ("dash.spent_today", "Spent today (UTC)", "Потрачено сегодня (UTC)"),
+    ("dash.spent_month", "Spent this month (UTC)", "Потрачено за месяц (UTC)"),
+    ("dash.chart", "Spend per day, last 30 days", "Расход по дням за 30 дней"),
+    ("dash.latest_fills", "Latest fills", "Последние заправки"),
+    ("dash.alerts", "Open fraud alerts on your cards", "Открытые фрод-алерты по вашим картам"),
+    ("dash.alerts.none", "No open alerts.", "Открытых алертов нет."),
+    (
+        "dash.account_owner_only",
+        "Only the fleet owner sees the account.",
+        "Счёт видит только владелец автопарка.",
+    ),
+    ("fills.none", "No fills yet.", "Заправок пока нет."),
+    ("fills.when", "When", "Когда"),
+    ("fills.card", "Card", "Карта"),
+    ("fills.status", "Status", "Статус"),
+    ("fills.amount", "Amount", "Сумма"),
+    ("fills.code", "Code", "Код"),
+    ("cards.title", "Cards", "Карты"),
+    ("cards.last4", "Number", "Номер"),
+    ("cards.status", "Status", "Статус"),
+    ("cards.driver", "Driver", "Водитель"),
+    ("cards.vehicle", "Vehicle", "Автомобиль"),
+    ("cards.group", "Depot", "Депо"),
+    ("cards.expiry", "Expires", "Срок"),
+    ("cards.none", "No cards.", "Карт нет."),
+    ("cards.issue", "Issue a card", "Выпустить карту"),
+    ("cards.issue.submit", "Issue", "Выпустить"),
+    ("cards.nobody", "— none —", "— нет —"),
+    ("cards.filter", "Filter", "Фильтр"),
+    ("cards.all", "All", "Все"),
+    ("cards.search", "Search: number, driver, depot", "Поиск: номер, водитель, депо"),
+    ("card.title", "Card", "Карта"),
+    ("card.binding", "Bind to a driver", "Привязать к водителю"),
+    ("card.binding.submit", "Save binding", "Сохранить привязку"),
+    ("card.status_change", "Change status", "Сменить статус"),
+    ("card.reason", "Reason", "Причина"),
+    ("card.status.submit", "Apply", "Применить"),
+    ("card.controls", "Effective controls", "Действующие ограничения"),
+    ("card.controls.source", "Set at", "Задано на уровне"),
+    ("card.controls.none", "No limits apply.", "Ограничений нет."),
+    ("card.limits", "Limits on this card", "Лимиты этой карты"),
+    (
+        "card.limits.hint",
+        "Amounts in major units (e.g. 300.00); leave empty for no limit at card level.",
+        "Суммы в основных единицах (например 300.00); пусто — без лимита на уровне карты.",
+    ),
+    ("card.limits.submit", "Save limits", "Сохранить лимиты"),
+    ("card.fills", "Recent fills", "Последние заправки"),
+    ("card.timeline", "Audit timeline", "Журнал действий"),
+    ("limit.per_authorization", "Per fill, amount", "За заправку, сумма"),
+    ("limit.daily", "Per day, amount", "В день, сумма"),
+    ("limit.daily_count", "Per day, fills", "В день, заправок"),
+    ("limit.weekly", "Per week, amount", "В неделю, сумма"),
+    ("limit.monthly", "Per month, amount", "В месяц, сумма"),
+    ("limit.products", "Allowed products", "Разрешённые продукты"),
+    ("limit.stations", "Allowed stations", "Разрешённые АЗС"),
+    ("limit.blocked_stations", "Blocked stations", "Запрещённые АЗС"),
+    ("limit.time_windows", "Time windows", "Окна времени"),
+    ("status.active", "active", "активна"),
+    ("status.suspended", "suspended", "приостановлена"),
+    ("status.blocked", "blocked", "заблокирована"),
+    ("status.closed", "closed", "закрыта"),
+    ("alert_status.open", "open", "открыт"),
+    ("alert_status.taken", "taken", "в работе"),
+    ("alert_status.confirmed_fraud", "confirmed fraud", "мошенничество"),
+    ("alert_status.false_positive", "false positive", "ложное срабатывание"),
+    ("alerts.all_statuses", "all", "все"),
+    ("alerts.title", "Alert queue", "Очередь алертов"),
+    ("alerts.org", "Org id", "Id организации"),
+    ("alerts.rule", "Rule", "Правило"),
+    ("alerts.status", "Status", "Статус"),
+    ("alerts.risk", "Risk", "Риск"),
+    ("alerts.age", "Opened", "Открыт"),
+    ("alerts.reason", "Why", "Причина"),
+    ("alerts.none", "No alerts match.", "Нет подходящих алертов."),
+    ("alerts.apply", "Apply filters", "Применить"),
+    ("alert.title", "Alert", "Алерт"),
+    ("alert.authorization", "The authorization", "Авторизация"),
+    ("alert.checks", "Decision trace: limits", "Трассировка решения: лимиты"),
+    ("alert.rules", "Decision trace: fraud rules", "Трассировка решения: фрод-правила"),
+    ("alert.rule_hit", "Hit", "Сработало"),
+    ("alert.rule_pass", "pass", "нет"),
+    ("alert.observed", "Values seen", "Наблюдаемые значения"),
+    ("alert.mode", "Mode", "Режим"),
+    ("alert.action", "Action", "Действие"),
+    ("alert.recent_fills", "The card's recent fills", "Последние заправки по карте"),
+    ("alert.comments", "Comments", "Комментарии"),
+    ("alert.take", "Take", "Взять в работу"),
+    ("alert.comment", "Add comment", "Добавить комментарий"),
+    ("alert.resolve", "Resolve", "Закрыть"),
+    ("alert.note", "Note", "Примечание"),
+    (
+        "alert.confirmed_fraud",
+        "Confirmed fraud (blocks the card)",
+        "Подтверждённое мошенничество (блокирует карту)",
+    ),
+    ("alert.false_positive", "False positive", "Ложное срабатывание"),
+    ("alert.card", "Card", "Карта"),
+    ("alert.related", "Other alerts on this card", "Другие алерты по этой карте"),
+    ("rules.title", "Fraud rules of this fleet", "Фрод-правила этого автопарка"),
+    ("rules.id", "Rule", "Правило"),
+    ("rules.parameters", "Parameters", "Параметры"),
+    ("rules.enabled", "Enabled", "Включено"),
+    (
+        "rules.last_7",
+        "Last 7 days: hits / confirmed / false positives",
+        "За 7 дней: срабатывания / подтверждено / ложные",
+    ),
+    (
+        "rules.last_30",
+        "Last 30 days: hits / confirmed / false positives",
+        "За 30 дней: срабатывания / подтверждено / ложные",
+    ),
+    ("rules.save", "Save", "Сохранить"),
+    (
+        "rules.org_required",
+        "Name the fleet: open the rules from an alert, or add ?org_id= to the address.",
+        "Укажите автопарк: откройте правила со страницы алерта или добавьте ?org_id= в адрес.",
+    ),
+    ("alert.check", "Check", "Проверка"),
+    ("alert.passed", "Passed", "Пройдена"),
+    ("alert.detail", "Detail", "Подробности"),
+    ("yes", "yes", "да"),
+    ("no", "no", "нет"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_key_has_both_languages_once() {
+        let mut seen = BTreeSet::new();
+        for (key, en, ru) in MESSAGES {
+            assert!(seen.insert(*key), "{key} is listed twice");
+            assert!(!en.trim().is_empty(), "{key} has no English text");
+            assert!(!ru.trim().is_empty(), "{key} has no Russian text");
+        }
+    }
+
+    #[test]
+    fn lookup_picks_the_language() {
+        assert_eq!(Lang::En.t("nav.cards"), "Cards");
+        assert_eq!(Lang::Ru.t("nav.cards"), "Карты");
+        assert_eq!(Lang::from_code("ru"), Lang::Ru);
+        assert_eq!(Lang::from_code("xx"), Lang::En);
+    }
+
+    /// Every `t("...")` key in the console's sources is in the table.
+    #[test]
+    fn keys_used_in_the_sources_exist() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![dir.clone()];
+        let mut sources = Vec::new();
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                for entry in std::fs::read_dir(&path).expect("read src") {
+                    files.push(entry.expect("entry").path());
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push(std::fs::read_to_string(&path).expect("source"));
+            }
+        }
+        let known: BTreeSet<&str> = MESSAGES.iter().map(|(k, _, _)| *k).collect();
+        for source in &sources {
+            for piece in source.split(".t(\"").skip(1) {
+                let key = piece.split('"').next().unwrap_or_default();
+                assert!(known.contains(key), "message key {key} is not in MESSAGES");
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! One alert: the authorization, its decision trace (the limit checks, then every fraud
+//! rule with the values it saw and why it fired), the card's recent fills, comments, and
+//! the actions: take, comment, resolve as confirmed fraud (blocks the card) or false
+//! positive. Each action is the service call the API makes.
+
+use super::{fills, html, parse_id, see_other, short_time, PageResult};
+use crate::error::{OrPage, PageError};
+use crate::form::CheckedForm;
+use crate::i18n::{alert_status, Lang};
+use crate::layout::{csrf_field, Frame};
+use crate::session::Viewer;
+use crate::{Console, MOUNT};
+use authorizer::review::{AlertDetail, AlertQuery, NewComment, Resolution, Resolve};
+use axum::extract::{Path, State};
+use maud::{html, Markup};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
+    let f = &v.frame;
+    let lang = f.lang;
+    let id: Uuid = parse_id(f, &raw)?;
+    let d = c.authorizer.alert(&v.who, id).await.or_page(f)?;
+    let a = &d.alert;
+    let auth = &d.authorization;
+    let resolved = a.resolved_at.is_some();
+    // Analysts may read any card by id; its effective controls carry the fleet's currency,
+    // so amounts show as money. Without it (a failed read) they show in minor units.
+    let cur = c.issuing.effective_controls(&v.who, a.card_id).await.ok().map(|e| e.currency);
+    // Other alerts on the same card, every status: the pattern matters more than one hit.
+    let fleet = AlertQuery { status: None, org_id: Some(a.org_id), rule_id: None };
+    let related: Vec<_> = c
+        .authorizer
+        .alerts(&v.who, &fleet)
+        .await
+        .or_page(f)?
+        .alerts
+        .into_iter()
+        .filter(|other| other.card_id == a.card_id && other.id != a.id)
+        .collect();
+    Ok(html(
+        f,
+        lang.t("alert.title"),
+        html! {
+            h1 { (lang.t("alert.title")) " · " (a.rule_id) " "
+                span #alert-status class={ "badge s-" (a.status) } data-status=(a.status) { (alert_status(lang, a.status)) } }
+            section.grid {
+                div { div.muted { (lang.t("alerts.risk")) } div.stat { (a.risk) } }
+                div { div.muted { (lang.t("alerts.reason")) } div { (a.reason) } }
+                div { div.muted { (lang.t("alerts.age")) } div { (short_time(&a.created_at)) } }
+                div { div.muted { (lang.t("alert.card")) } div { code { (a.card_id) } } }
+                div { div.muted { (lang.t("alerts.org")) } div { code { (a.org_id) } } }
+            }
+            section #authorization {
+                h2 { (lang.t("alert.authorization")) }
+                (fills::table(lang, std::slice::from_ref(auth), cur, false))
+            }
+            section #checks { h2 { (lang.t("alert.checks")) } (checks(lang, &auth.trace)) }
+            section #rules { h2 { (lang.t("alert.rules")) } (rules(lang, &auth.trace)) }
+            @if !resolved { (actions(f, &d)) }
+            section #comments {
+                h2 { (lang.t("alert.comments")) }
+                @for cm in &d.comments { p { span.muted { (short_time(&cm.at)) } " " (cm.body) } }
+                form.inline method="post" action={ (MOUNT) "/alerts/" (a.id) "/comment" } {
+                    (csrf_field(f))
+                    input #comment-body name="body" required maxlength="2000";
+                    button #add-comment type="submit" { (lang.t("alert.comment")) }
+                }
+            }
+            section #related {
+                h2 { (lang.t("alert.related")) }
+                @if related.is_empty() { p.muted { (lang.t("alerts.none")) } }
+                @else {
+                    div.scroll { table { tbody {
+                        @for r in &related {
+                            tr data-alert=(r.id) {
+                                td.num { (r.risk) }
+                                td { a href={ (MOUNT) "/alerts/" (r.id) } { (r.rule_id) } }
+                                td { span class={ "badge s-" (r.status) } { (alert_status(lang, r.status)) } }
+                                td { (short_time(&r.created_at)) }
+                                td { (r.reason) }
+                            }
+                        }
+                    } } }
+                }
+                p { a #fleet-rules href={ (MOUNT) "/rules?org_id=" (a.org_id) } { (lang.t("rules.title")) } }
+            }
+            section #recent-fills {
+                h2 { (lang.t("alert.recent_fills")) }
+                (fills::table(lang, &d.recent_fills, cur, false))
+            }
+        },
+    ))
+}
+
+fn actions(f: &Frame, d: &AlertDetail) -> Markup {
+    let lang = f.lang;
+    let a = &d.alert;
+    html! {
+        section #actions {
+            @if a.status == "open" {
+                form.inline method="post" action={ (MOUNT) "/alerts/" (a.id) "/take" } {
+                    (csrf_field(f))
+                    button #take type="submit" { (lang.t("alert.take")) }
+                }
+            }
+            h2 { (lang.t("alert.resolve")) }
+            form.stack method="post" action={ (MOUNT) "/alerts/" (a.id) "/resolve" } {
+                (csrf_field(f))
+                label.choice { input #resolve-fraud type="radio" name="resolution" value="confirmed_fraud" required;
+                    " " (lang.t("alert.confirmed_fraud")) }
+                label.choice { input #resolve-false-positive type="radio" name="resolution" value="false_positive";
+                    " " (lang.t("alert.false_positive")) }
+                label { (lang.t("alert.note")) input #resolve-note name="note" maxlength="2000"; }
+                button.danger #resolve type="submit" { (lang.t("alert.resolve")) }
+            }
+        }
+    }
+}
+
+/// The limit checks of the decision, in the order they ran.
+fn checks(lang: Lang, trace: &Value) -> Markup {
+    let list = trace.get("checks").and_then(Value::as_array).cloned().unwrap_or_default();
+    html! {
+        div.scroll { table {
+            thead { tr { th { (lang.t("alert.check")) } th { (lang.t("alert.passed")) } th { (lang.t("alert.detail")) } } }
+            tbody {
+                @for c in &list {
+                    @let passed = c.get("passed").and_then(Value::as_bool).unwrap_or(false);
+                    tr {
+                        td { code { (text(c.get("check"))) } }
+                        td class=[(!passed).then_some("hit")] { (if passed { lang.t("yes") } else { lang.t("no") }) }
+                        td { (text(c.get("detail"))) }
+                    }
+                }
+            }
+        } }
+    }
+}
+
+/// Every fraud rule of the screening: mode, action, whether it hit, its score, the values
+/// it observed and the reason it gave.
+fn rules(lang: Lang, trace: &Value) -> Markup {
+    let fraud = trace.get("fraud");
+    let list =
+        fraud.and_then(|f| f.get("trace")).and_then(Value::as_array).cloned().unwrap_or_default();
+    html! {
+        @if let Some(fr) = fraud.filter(|f| !f.is_null()) {
+            p { "outcome: " strong { (text(fr.get("outcome"))) } ", risk: " strong { (text(fr.get("risk"))) } }
+        }
+        div.scroll { table {
+            thead { tr {
+                th { (lang.t("alerts.rule")) } th { (lang.t("alert.mode")) } th { (lang.t("alert.action")) }
+                th { (lang.t("alert.rule_hit")) } th { (lang.t("alert.observed")) } th { (lang.t("alerts.reason")) }
+            } }
+            tbody {
+                @for r in &list {
+                    @let hit = r.get("hit").filter(|h| !h.is_null());
+                    tr data-rule=(text(r.get("rule_id"))) {
+                        td { code { (text(r.get("rule_id"))) } }
+                        td { (text(r.get("mode"))) }
+                        td { (text(r.get("action"))) }
+                        @match hit {
+                            Some(h) => {
+                                td.hit { "score " (text(h.get("score"))) }
+                                td { code { (h.get("observed").map(Value::to_string).unwrap_or_default()) } }
+                                td { (text(h.get("reason"))) }
+                            }
+                            None => { td { (lang.t("alert.rule_pass")) } td {} td {} }
+                        }
+                    }
+                }
+            }
+        } }
+    }
+}
+
+/// A JSON scalar as text (strings without quotes).
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn back(id: Uuid) -> axum::response::Response {
+    see_other(&format!("{MOUNT}/alerts/{id}"))
+}
+
+pub async fn take(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    _form: CheckedForm,
+) -> PageResult {
+    let id: Uuid = parse_id(&v.frame, &raw)?;
+    c.authorizer.take_alert(&v.who, id).await.or_page(&v.frame)?;
+    Ok(back(id))
+}
+
+pub async fn comment(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let id: Uuid = parse_id(&v.frame, &raw)?;
+    let req = NewComment { body: form.get("body").unwrap_or_default().to_owned() };
+    c.authorizer.comment_alert(&v.who, id, &req).await.or_page(&v.frame)?;
+    Ok(back(id))
+}
+
+pub async fn resolve(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let f = &v.frame;
+    let id: Uuid = parse_id(f, &raw)?;
+    let resolution = match form.get("resolution") {
+        Some("confirmed_fraud") => Resolution::ConfirmedFraud,
+        Some("false_positive") => Resolution::FalsePositive,
+        _ => {
+            return Err(PageError::refused(
+                f,
+                "resolution: choose confirmed fraud or false positive",
+            ))
+        }
+    };
+    let req = Resolve { resolution, note: form.get("note").map(str::to_owned) };
+    c.authorizer.resolve_alert(&v.who, id, &req).await.or_page(f)?;
+    Ok(back(id))
+}

@@ -1,0 +1,337 @@
+//! The card page (status, driver, vehicle, effective controls with the level each part
+//! comes from, the card's own limits, recent fills, the audit timeline) and its forms:
+//! bind / re-bind, change status with a reason, change the card's limits.
+
+use super::cards::{optional_id, status_label, Directory};
+use super::{fills, html, parse_id, see_other, short_time, PageResult};
+use crate::error::{OrPage, PageError};
+use crate::form::CheckedForm;
+use crate::i18n::Lang;
+use crate::layout::{csrf_field, Frame};
+use crate::money;
+use crate::session::Viewer;
+use crate::{Console, MOUNT};
+use authorizer::views::AuthorizationQuery;
+use axum::extract::{Path, State};
+use domain::controls::{Controls, Level, LevelRef, PerAuthorization, PeriodLimits, Sourced};
+use domain::{CardId, CardStatus, Currency};
+use issuing::views::{CardView, EffectiveControlsView, EventView};
+use issuing::{BindCard, ChangeCardStatus, SubjectRef};
+use maud::{html, Markup};
+
+/// Names for the levels a control can come from, so the page says "Depot North" rather
+/// than a UUID.
+struct Names<'a> {
+    dir: &'a Directory,
+}
+
+impl Names<'_> {
+    fn level(&self, lang: Lang, source: &LevelRef) -> String {
+        let name = match source.level {
+            Level::Group => {
+                self.dir.groups.iter().find(|g| g.id.0 == source.id).map(|g| g.name.clone())
+            }
+            Level::Driver => {
+                self.dir.drivers.iter().find(|d| d.id.0 == source.id).map(|d| d.name.clone())
+            }
+            Level::Vehicle => {
+                self.dir.vehicles.iter().find(|x| x.id.0 == source.id).map(|x| x.plate.clone())
+            }
+            Level::Org | Level::Card => None,
+        };
+        let _ = lang;
+        match name {
+            Some(n) => format!("{} · {n}", source.level.as_str()),
+            None => source.level.as_str().to_owned(),
+        }
+    }
+}
+
+pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
+    let f = &v.frame;
+    let lang = f.lang;
+    let id: CardId = parse_id(f, &raw)?;
+    let card = c.issuing.get_card(&v.who, id).await.or_page(f)?;
+    let effective = c.issuing.effective_controls(&v.who, id).await.or_page(f)?;
+    let own = c
+        .issuing
+        .get_controls(&v.who, SubjectRef { level: Level::Card, id: id.0 })
+        .await
+        .or_page(f)?;
+    let recent = AuthorizationQuery { card_id: Some(id), limit: Some(20), ..Default::default() };
+    let card_fills = c.authorizer.search_authorizations(&v.who, &recent).await.or_page(f)?;
+    let mut events = c.issuing.card_events(&v.who, id).await.or_page(f)?;
+    events.sort_by(|a, b| b.at.cmp(&a.at));
+    let dir = Directory::load(&c, &v).await?;
+    let names = Names { dir: &dir };
+    let driver = card.driver_id.and_then(|d| dir.driver_names().get(&d).map(|s| (*s).to_owned()));
+    let plate = card.vehicle_id.and_then(|x| dir.plates().get(&x).map(|s| (*s).to_owned()));
+    let cur = effective.currency;
+    Ok(html(
+        f,
+        lang.t("card.title"),
+        html! {
+            h1 { (lang.t("card.title")) " •••• " (card.pan_last4) " "
+                span #card-status class={ "badge s-" (card.status.as_str()) } { (status_label(lang, card.status)) } }
+            section.grid #card-summary {
+                div { div.muted { (lang.t("cards.driver")) } div #card-driver { (driver.as_deref().unwrap_or("—")) } }
+                div { div.muted { (lang.t("cards.vehicle")) } div #card-vehicle { (plate.as_deref().unwrap_or("—")) } }
+                div { div.muted { (lang.t("cards.expiry")) } div { (card.expiry) } }
+                div { div.muted { (lang.t("card.reason")) } div { (card.status_reason.as_deref().unwrap_or("—")) } }
+            }
+            section #controls {
+                h2 { (lang.t("card.controls")) }
+                (effective_table(lang, &effective, &names, cur))
+            }
+            div.grid {
+                section { h2 { (lang.t("card.limits")) } (limits_form(f, &card, &own.controls, cur)) }
+                section { h2 { (lang.t("card.binding")) } (binding_form(f, &card, &dir)) }
+                section { h2 { (lang.t("card.status_change")) } (status_form(f, &card)) }
+            }
+            section #fills {
+                h2 { (lang.t("card.fills")) }
+                (fills::table(lang, &card_fills, Some(cur), false))
+            }
+            section #timeline {
+                h2 { (lang.t("card.timeline")) }
+                (timeline(&events))
+            }
+        },
+    ))
+}
+
+fn effective_table(
+    lang: Lang,
+    e: &EffectiveControlsView,
+    names: &Names<'_>,
+    cur: Currency,
+) -> Markup {
+    let eff = &e.effective;
+    let amount = |s: &Sourced<i64>| money::show(s.value, cur);
+    let plain = |s: &Sourced<i64>| s.value.to_string();
+    type Row<'a> = (&'static str, Option<&'a Sourced<i64>>, bool);
+    let rows: [Row<'_>; 5] = [
+        ("limit.per_authorization", eff.per_authorization.amount.as_ref(), true),
+        ("limit.daily", eff.daily.amount.as_ref(), true),
+        ("limit.daily_count", eff.daily.count.as_ref(), false),
+        ("limit.weekly", eff.weekly.amount.as_ref(), true),
+        ("limit.monthly", eff.monthly.amount.as_ref(), true),
+    ];
+    let sources = |list: &[LevelRef]| {
+        list.iter().map(|s| names.level(lang, s)).collect::<Vec<_>>().join(", ")
+    };
+    let any = rows.iter().any(|r| r.1.is_some())
+        || eff.allowed_products.is_some()
+        || eff.allowed_stations.is_some()
+        || eff.blocked_stations.is_some()
+        || eff.time_windows.is_some();
+    html! {
+        @if !any { p.muted { (lang.t("card.controls.none")) } }
+        @else {
+            div.scroll { table {
+                thead { tr { th {} th { "" } th { (lang.t("card.controls.source")) } } }
+                tbody {
+                    @for (key, value, is_amount) in rows {
+                        @if let Some(s) = value {
+                            tr data-limit=(key) {
+                                th { (lang.t(key)) }
+                                td.num { @if is_amount { (amount(s)) } @else { (plain(s)) } }
+                                td { (names.level(lang, &s.source)) }
+                            }
+                        }
+                    }
+                    @if let Some(p) = &eff.allowed_products {
+                        tr { th { (lang.t("limit.products")) }
+                            td { (p.value.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ")) }
+                            td { (sources(&p.sources)) } }
+                    }
+                    @if let Some(s) = &eff.allowed_stations {
+                        tr { th { (lang.t("limit.stations")) }
+                            td { (s.value.iter().cloned().collect::<Vec<_>>().join(", ")) }
+                            td { (sources(&s.sources)) } }
+                    }
+                    @if let Some(s) = &eff.blocked_stations {
+                        tr { th { (lang.t("limit.blocked_stations")) }
+                            td { (s.value.iter().cloned().collect::<Vec<_>>().join(", ")) }
+                            td { (sources(&s.sources)) } }
+                    }
+                    @if let Some(w) = &eff.time_windows {
+                        tr { th { (lang.t("limit.time_windows")) }
+                            td { (w.value.iter().map(|d| format!("{:?} {}–{}", d.day, d.start, d.end)).collect::<Vec<_>>().join(", ")) }
+                            td { (sources(&w.sources)) } }
+                    }
+                }
+            } }
+        }
+    }
+}
+
+fn limits_form(f: &Frame, card: &CardView, own: &Controls, cur: Currency) -> Markup {
+    let lang = f.lang;
+    let digits = cur.minor_digits();
+    let value = |v: Option<i64>| v.map(|m| money::input_value(m, digits)).unwrap_or_default();
+    let per = own.per_authorization.unwrap_or_default();
+    let daily = own.daily.unwrap_or_default();
+    html! {
+        form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/limits" } {
+            (csrf_field(f))
+            p.muted { (lang.t("card.limits.hint")) " (" (cur) ")" }
+            label { (lang.t("limit.per_authorization"))
+                input #limit-per-authorization name="per_authorization" inputmode="decimal" value=(value(per.amount)); }
+            label { (lang.t("limit.daily"))
+                input #limit-daily name="daily" inputmode="decimal" value=(value(daily.amount)); }
+            label { (lang.t("limit.daily_count"))
+                input #limit-daily-count name="daily_count" inputmode="numeric" value=(daily.count.map(|c| c.to_string()).unwrap_or_default()); }
+            label { (lang.t("limit.weekly"))
+                input #limit-weekly name="weekly" inputmode="decimal" value=(value(own.weekly.and_then(|w| w.amount))); }
+            label { (lang.t("limit.monthly"))
+                input #limit-monthly name="monthly" inputmode="decimal" value=(value(own.monthly.and_then(|m| m.amount))); }
+            button #save-limits type="submit" { (lang.t("card.limits.submit")) }
+        }
+    }
+}
+
+fn binding_form(f: &Frame, card: &CardView, dir: &Directory) -> Markup {
+    let lang = f.lang;
+    html! {
+        form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/binding" } {
+            (csrf_field(f))
+            label { (lang.t("cards.driver"))
+                select #bind-driver name="driver_id" {
+                    option value="" { (lang.t("cards.nobody")) }
+                    @for d in &dir.drivers {
+                        option value=(d.id) selected[card.driver_id == Some(d.id)] { (d.name) " <" (d.email) ">" }
+                    }
+                }
+            }
+            label { (lang.t("cards.vehicle"))
+                select #bind-vehicle name="vehicle_id" {
+                    option value="" { (lang.t("cards.nobody")) }
+                    @for x in &dir.vehicles {
+                        option value=(x.id) selected[card.vehicle_id == Some(x.id)] { (x.plate) }
+                    }
+                }
+            }
+            button #save-binding type="submit" { (lang.t("card.binding.submit")) }
+        }
+    }
+}
+
+fn status_form(f: &Frame, card: &CardView) -> Markup {
+    let lang = f.lang;
+    html! {
+        form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/status" } {
+            (csrf_field(f))
+            label { (lang.t("cards.status"))
+                select #new-status name="status" {
+                    @for s in [CardStatus::Active, CardStatus::Suspended, CardStatus::Blocked, CardStatus::Closed] {
+                        option value=(s.as_str()) selected[card.status == s] { (status_label(lang, s)) }
+                    }
+                }
+            }
+            label { (lang.t("card.reason")) input #status-reason name="reason" required maxlength="500"; }
+            button.danger #save-status type="submit" { (lang.t("card.status.submit")) }
+        }
+    }
+}
+
+fn timeline(events: &[EventView]) -> Markup {
+    html! {
+        div.scroll { table {
+            tbody {
+                @for e in events {
+                    tr data-action=(e.action) {
+                        td { (short_time(&e.at)) }
+                        td { code { (e.action) } }
+                        td { (e.actor_role.map(|r| r.as_str()).unwrap_or("system")) }
+                        td { (e.reason.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        } }
+    }
+}
+
+pub async fn bind(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let f = &v.frame;
+    let id: CardId = parse_id(f, &raw)?;
+    let req = BindCard {
+        driver_id: optional_id(f, &form, "driver_id")?,
+        vehicle_id: optional_id(f, &form, "vehicle_id")?,
+    };
+    c.issuing.bind_card(&v.who, id, &req).await.or_page(f)?;
+    Ok(see_other(&format!("{MOUNT}/cards/{id}")))
+}
+
+pub async fn change_status(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let f = &v.frame;
+    let id: CardId = parse_id(f, &raw)?;
+    let status = form
+        .get("status")
+        .and_then(|s| s.parse::<CardStatus>().ok())
+        .ok_or_else(|| PageError::refused(f, "status: unknown card status"))?;
+    let req =
+        ChangeCardStatus { status, reason: form.get("reason").unwrap_or_default().to_owned() };
+    c.issuing.change_card_status(&v.who, id, &req).await.or_page(f)?;
+    Ok(see_other(&format!("{MOUNT}/cards/{id}")))
+}
+
+/// Sets the amount and count limits the form shows on the card's own controls, keeping
+/// everything else the card level already sets (products, stations, windows, volumes).
+pub async fn set_limits(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let f = &v.frame;
+    let id: CardId = parse_id(f, &raw)?;
+    let subject = SubjectRef { level: Level::Card, id: id.0 };
+    let effective = c.issuing.effective_controls(&v.who, id).await.or_page(f)?;
+    let digits = effective.currency.minor_digits();
+    let mut controls = c.issuing.get_controls(&v.who, subject).await.or_page(f)?.controls;
+    let amount = |name: &str| -> Result<Option<i64>, PageError> {
+        money::parse(form.get(name).unwrap_or_default(), digits)
+            .map_err(|e| PageError::refused(f, format!("{name}: not a valid amount ({e:?})")))
+    };
+    let count = form
+        .get("daily_count")
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| PageError::refused(f, "daily_count: must be a whole number"))
+        })
+        .transpose()?;
+    let per = PerAuthorization {
+        amount: amount("per_authorization")?,
+        ..controls.per_authorization.unwrap_or_default()
+    };
+    controls.per_authorization = non_empty_per(per);
+    let daily =
+        PeriodLimits { amount: amount("daily")?, count, ..controls.daily.unwrap_or_default() };
+    controls.daily = non_empty(daily);
+    let weekly = PeriodLimits { amount: amount("weekly")?, ..controls.weekly.unwrap_or_default() };
+    controls.weekly = non_empty(weekly);
+    let monthly =
+        PeriodLimits { amount: amount("monthly")?, ..controls.monthly.unwrap_or_default() };
+    controls.monthly = non_empty(monthly);
+    c.issuing.set_controls(&v.who, subject, controls).await.or_page(f)?;
+    Ok(see_other(&format!("{MOUNT}/cards/{id}")))
+}
+
+fn non_empty(p: PeriodLimits) -> Option<PeriodLimits> {
+    (p != PeriodLimits::default()).then_some(p)
+}
+
+fn non_empty_per(p: PerAuthorization) -> Option<PerAuthorization> {
+    (p != PerAuthorization::default()).then_some(p)
+}

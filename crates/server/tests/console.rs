@@ -1,0 +1,501 @@
+//! The web console in-process, on both databases: login and session cookies, CSRF refusal,
+//! roles without a console, scope through pages (another depot's card is a 404 page), the
+//! card forms changing what the API then reads, and transparent refresh of an expired
+//! access token.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::phone::{now_ms, Phone};
+use common::terminal::Terminal;
+use common::{Backend, TestApp};
+use http_body_util::BodyExt;
+use server::demo::DEMO_PASSWORD;
+use std::collections::BTreeMap;
+use tower::ServiceExt;
+
+both_backends!(
+    pages_need_a_session_and_login_sets_strict_http_only_cookies,
+    forms_without_a_valid_csrf_token_are_refused,
+    a_driver_gets_the_not_for_you_page,
+    another_depots_card_is_a_404_page,
+    card_forms_change_what_the_api_reads,
+    an_expired_access_token_is_refreshed_transparently,
+    bad_input_is_a_page_not_a_panic,
+    an_analyst_works_an_alert_through_the_pages,
+);
+
+/// A cookie-keeping client over the in-process router.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self { app, cookies: BTreeMap::new() }
+    }
+
+    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+        self.request(method, path, form, &[]).await
+    }
+
+    async fn send_with(&mut self, method: Method, path: &str, headers: &[(&str, &str)]) -> Page {
+        self.request(method, path, None, headers).await
+    }
+
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header(header::COOKIE, jar.join("; "));
+        }
+        let body = match form {
+            Some(fields) => {
+                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Body::from(serde_urlencoded_pairs(fields))
+            }
+            None => Body::empty(),
+        };
+        let response = self.app.router.clone().oneshot(req.body(body).expect("request")).await;
+        let response = response.expect("infallible");
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().expect("location").to_owned());
+        let set_cookies: Vec<String> = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().expect("cookie").to_owned())
+            .collect();
+        for line in &set_cookies {
+            let pair = line.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').expect("name=value");
+            if value.is_empty() || line.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        Page { status, location, set_cookies, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// Posts a form with the current CSRF token added.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.cookies.get("fc_csrf").cloned().unwrap_or_default();
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf", &csrf));
+        self.send(Method::POST, path, Some(&all)).await
+    }
+
+    async fn login(&mut self, email: &str) {
+        let form = self.get("/console/login").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let done =
+            self.post("/console/login", &[("email", email), ("password", DEMO_PASSWORD)]).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert_eq!(done.location.as_deref(), Some("/console"));
+    }
+}
+
+fn serde_urlencoded_pairs(fields: &[(&str, &str)]) -> String {
+    fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn pages_need_a_session_and_login_sets_strict_http_only_cookies(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let mut b = Browser::new(&app);
+    let page = b.get("/console/cards").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/console/login"));
+    // Browsers asking for `/` go to the console; API clients keep the JSON 404.
+    let root = b.send_with(Method::GET, "/", &[("accept", "text/html,*/*;q=0.8")]).await;
+    assert_eq!(root.location.as_deref(), Some("/console"));
+    assert_eq!(b.get("/").await.status, StatusCode::NOT_FOUND);
+
+    b.get("/console/login").await;
+    let wrong = b
+        .post(
+            "/console/login",
+            &[("email", "admin.north@demo-taxi.example"), ("password", "not-the-password")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("login-error"));
+
+    let done = b
+        .post(
+            "/console/login",
+            &[("email", "admin.north@demo-taxi.example"), ("password", DEMO_PASSWORD)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    for name in ["fc_session", "fc_refresh", "fc_csrf"] {
+        let line = done.set_cookies.iter().find(|l| l.starts_with(name)).expect(name);
+        assert!(line.contains("HttpOnly") && line.contains("SameSite=Strict"), "{line}");
+        assert!(line.contains("Path=/console") && !line.contains("Secure"), "{line}");
+    }
+    let dash = b.get("/console").await;
+    assert_eq!(dash.status, StatusCode::OK, "{}", dash.body);
+    assert!(dash.body.contains("Demo Taxi"));
+
+    // Logout revokes the session: the old access token no longer opens a page.
+    let token = b.cookies.get("fc_session").cloned().expect("session");
+    let out = b.post("/console/logout", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(!b.cookies.contains_key("fc_session"));
+    b.cookies.insert("fc_session".into(), token);
+    let after = b.get("/console").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+}
+
+async fn forms_without_a_valid_csrf_token_are_refused(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let mut b = Browser::new(&app);
+    b.login("admin.north@demo-taxi.example").await;
+    let card = app.north_card();
+    let path = format!("/console/cards/{card}/status");
+    let fields = [("status", "blocked"), ("reason", "csrf test")];
+    let missing = b.send(Method::POST, &path, Some(&fields)).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    let mut wrong = fields.to_vec();
+    wrong.push(("csrf", "00"));
+    let wrong = b.send(Method::POST, &path, Some(&wrong)).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert!(wrong.body.contains("security token"));
+    let (_, api) = app.get(&format!("/v1/cards/{card}"), &app.admin_north().await).await;
+    assert_eq!(api["status"], "active", "nothing changed");
+
+    // The login form is protected the same way.
+    let mut fresh = Browser::new(&app);
+    let fields = [("email", "admin.north@demo-taxi.example"), ("password", DEMO_PASSWORD)];
+    let login = fresh.send(Method::POST, "/console/login", Some(&fields)).await;
+    assert_eq!(login.status, StatusCode::FORBIDDEN);
+
+    let ok = b.post(&path, &fields_with_reason()).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let (_, api) = app.get(&format!("/v1/cards/{card}"), &app.admin_north().await).await;
+    assert_eq!(api["status"], "suspended");
+}
+
+fn fields_with_reason() -> Vec<(&'static str, &'static str)> {
+    vec![("status", "suspended"), ("reason", "driver on leave")]
+}
+
+async fn a_driver_gets_the_not_for_you_page(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let mut b = Browser::new(&app);
+    b.login("anna@demo-taxi.example").await;
+    for path in ["/console", "/console/cards", &format!("/console/cards/{}", app.north_card())] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(page.body.contains("fleet owners, fleet admins and fraud analysts"), "{path}");
+        assert!(!page.body.contains("B-TX"), "no fleet data leaks: {path}");
+    }
+    // Posting as a driver is refused the same way, before any service call.
+    let card = app.north_card();
+    let page = b
+        .post(&format!("/console/cards/{card}/status"), &[("status", "blocked"), ("reason", "x")])
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    // A fleet admin is not a fraud analyst.
+    let mut admin = Browser::new(&app);
+    admin.login("admin.north@demo-taxi.example").await;
+    assert_eq!(admin.get("/console/alerts").await.status, StatusCode::FORBIDDEN);
+}
+
+async fn another_depots_card_is_a_404_page(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let mut b = Browser::new(&app);
+    b.login("admin.north@demo-taxi.example").await;
+    let north = b.get(&format!("/console/cards/{}", app.north_card())).await;
+    assert_eq!(north.status, StatusCode::OK, "{}", north.body);
+    let south_path = format!("/console/cards/{}", app.south_card());
+    let south = b.get(&south_path).await;
+    assert_eq!(south.status, StatusCode::NOT_FOUND);
+    let guessed = b.get("/console/cards/01a208b1-e96b-75c5-9fd4-000000000000").await;
+    assert_eq!(guessed.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        south.body.replace(&app.south_card(), ""),
+        guessed.body.replace("01a208b1-e96b-75c5-9fd4-000000000000", ""),
+        "out of scope looks like absent"
+    );
+    let post =
+        b.post(&format!("{south_path}/status"), &[("status", "blocked"), ("reason", "x")]).await;
+    assert_eq!(post.status, StatusCode::NOT_FOUND);
+    let list = b.get("/console/cards").await;
+    assert!(list.body.contains(&app.north_card()) && !list.body.contains(&app.south_card()));
+    // Search narrows the scoped list, never widens it.
+    let anna = b.get("/console/cards?q=anna").await;
+    assert!(anna.body.contains(&app.north_card()));
+    let boris = b.get("/console/cards?q=boris").await;
+    assert!(!boris.body.contains(&app.north_card()) && !boris.body.contains(&app.south_card()));
+}
+
+async fn card_forms_change_what_the_api_reads(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let mut b = Browser::new(&app);
+    b.login("owner@demo-taxi.example").await;
+    let owner = app.owner().await;
+    let north = app.group_id("North depot").await;
+    let issued = b
+        .post("/console/cards", &[("group_id", &north), ("driver_id", ""), ("vehicle_id", "")])
+        .await;
+    assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.body);
+    let card_path = issued.location.expect("card page");
+    let card = card_path.rsplit('/').next().expect("id").to_owned();
+
+    let anna = app.user_id_by_email("anna@demo-taxi.example").await;
+    let bound =
+        b.post(&format!("{card_path}/binding"), &[("driver_id", &anna), ("vehicle_id", "")]).await;
+    assert_eq!(bound.status, StatusCode::SEE_OTHER, "{}", bound.body);
+    let limits = b
+        .post(
+            &format!("{card_path}/limits"),
+            &[("daily", "123.45"), ("daily_count", "4"), ("per_authorization", "")],
+        )
+        .await;
+    assert_eq!(limits.status, StatusCode::SEE_OTHER, "{}", limits.body);
+
+    let (_, api) = app.get(&format!("/v1/cards/{card}"), &owner).await;
+    assert_eq!(api["driver_id"], anna.as_str());
+    let (_, controls) = app.get(&format!("/v1/cards/{card}/controls"), &owner).await;
+    assert_eq!(controls["controls"]["daily"]["amount"], 12345);
+    assert_eq!(controls["controls"]["daily"]["count"], 4);
+
+    let page = b.get(&card_path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("123.45 EUR") && page.body.contains("Anna Driver"));
+    assert!(page.body.contains("card.rebound") || page.body.contains("card.bound"), "timeline");
+
+    // The dashboard shows the owner's account.
+    let dash = b.get("/console").await;
+    assert!(dash.body.contains("id=\"account\"") && dash.body.contains("EUR"));
+
+    // Russian pages on request.
+    let lang = b.post("/console/lang", &[("lang", "ru"), ("next", &card_path)]).await;
+    assert_eq!(lang.location.as_deref(), Some(card_path.as_str()));
+    let ru = b.get(&card_path).await;
+    assert!(ru.body.contains("lang=\"ru\"") && ru.body.contains("Журнал действий"));
+    // Never an open redirect.
+    let away = b.post("/console/lang", &[("lang", "en"), ("next", "https://evil.example/")]).await;
+    assert_eq!(away.location.as_deref(), Some("/console"));
+}
+
+async fn an_expired_access_token_is_refreshed_transparently(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let mut b = Browser::new(&app);
+    b.login("admin.north@demo-taxi.example").await;
+    let old_refresh = b.cookies.get("fc_refresh").cloned().expect("refresh");
+    // An access token that no longer verifies stands for an expired one.
+    b.cookies.insert("fc_session".into(), "expired.token.value".into());
+    let page = b.get("/console/cards").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.set_cookies.iter().any(|l| l.starts_with("fc_session=")));
+    assert_ne!(b.cookies.get("fc_refresh"), Some(&old_refresh), "rotated");
+    assert_eq!(b.get("/console/cards").await.status, StatusCode::OK);
+
+    // Without a working refresh token: back to the login page.
+    b.cookies.insert("fc_session".into(), "expired.token.value".into());
+    b.cookies.insert("fc_refresh".into(), "nope".into());
+    let page = b.get("/console/cards").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/console/login"));
+}
+
+async fn bad_input_is_a_page_not_a_panic(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let mut b = Browser::new(&app);
+    b.login("owner@demo-taxi.example").await;
+    let card = app.north_card();
+    for (path, fields, status) in [
+        (
+            format!("/console/cards/{card}/limits"),
+            vec![("daily", "12.345")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("/console/cards/{card}/limits"),
+            vec![("daily_count", "x")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("/console/cards/{card}/status"),
+            vec![("status", "melted"), ("reason", "x")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("/console/cards/{card}/binding"),
+            vec![("driver_id", "not-a-uuid")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/console/cards/not-a-uuid/status".to_owned(),
+            vec![("status", "blocked"), ("reason", "x")],
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let page = b.post(&path, &fields).await;
+        assert_eq!(page.status, status, "{path} {fields:?}: {}", page.body);
+        assert!(page.body.contains("<html"), "{path}");
+    }
+    assert_eq!(
+        b.get("/console/cards?status=melted").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(b.get("/console/no-such-page").await.status, StatusCode::NOT_FOUND);
+    let wrong_method = b.get("/console/logout").await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(wrong_method.body.contains("<html"));
+    let garbage = b.send(Method::POST, "/console/login", Some(&[("%%%", "\u{0}")])).await;
+    assert_eq!(garbage.status, StatusCode::FORBIDDEN);
+}
+
+async fn an_analyst_works_an_alert_through_the_pages(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let (_, me) = app.get("/v1/me", &owner).await;
+    let org = me["org_id"].as_str().expect("org").to_owned();
+    let credit = serde_json::json!({"amount": 1_000_000});
+    let path = format!("/v1/orgs/{org}/account/credits");
+    assert_eq!(app.post(&path, &app.operator().await, credit).await.0, StatusCode::OK);
+    let terminal = Terminal::register(&app).await;
+    let anna = app.anna().await;
+    let mut phone = Phone::new();
+    phone.enrol(&app, &anna).await;
+    phone.provision(&app, &anna, &app.north_card()).await;
+    // Three fills within the hour trip `rapid_refills` (review).
+    for atc in 1..=3u16 {
+        let answer = terminal
+            .authorize(&app, &phone.qr(usize::from(atc / 4), atc, now_ms()), 5_000, false)
+            .await;
+        assert_eq!(answer["approved"], true, "{answer}");
+    }
+
+    let mut b = Browser::new(&app);
+    b.login("fraud@forecourt.example").await;
+    let home = b.get("/console").await;
+    assert_eq!(home.location.as_deref(), Some("/console/alerts"));
+    let queue = b.get("/console/alerts").await;
+    assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
+    let card = app.north_card();
+    let marker = format!("data-card=\"{card}\"");
+    assert!(queue.body.contains(&marker) && queue.body.contains("rapid_refills"));
+    let filtered = b.get(&format!("/console/alerts?rule_id=no_such_rule&org_id={org}")).await;
+    assert!(!filtered.body.contains(&marker), "filters apply");
+    assert_eq!(b.get("/console/alerts?org_id=nope").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (_, api_queue) = app.get("/v1/alerts?rule_id=rapid_refills", &app.analyst().await).await;
+    let alert = api_queue["alerts"][0]["id"].as_str().expect("alert").to_owned();
+    let page = b.get(&format!("/console/alerts/{alert}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("fills_in_window") && page.body.contains("50.00 EUR"),
+        "trace and money"
+    );
+    let alert_path = format!("/console/alerts/{alert}");
+    assert_eq!(b.post(&format!("{alert_path}/take"), &[]).await.status, StatusCode::SEE_OTHER);
+    let again = b.post(&format!("{alert_path}/take"), &[]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "taken already");
+    let comment = b
+        .post(&format!("{alert_path}/comment"), &[("body", "called the fleet <b>owner</b>")])
+        .await;
+    assert_eq!(comment.status, StatusCode::SEE_OTHER);
+    let page = b.get(&alert_path).await;
+    assert!(page.body.contains("called the fleet &lt;b&gt;owner&lt;/b&gt;"), "escaped");
+    let resolved = b
+        .post(
+            &format!("{alert_path}/resolve"),
+            &[("resolution", "confirmed_fraud"), ("note", "stolen phone")],
+        )
+        .await;
+    assert_eq!(resolved.status, StatusCode::SEE_OTHER, "{}", resolved.body);
+    let (_, api_card) = app.get(&format!("/v1/cards/{card}"), &owner).await;
+    assert_eq!(api_card["status"], "blocked");
+    let (_, events) = app.get(&format!("/v1/cards/{card}/events"), &owner).await;
+    assert!(events.as_array().expect("events").iter().any(|e| e["action"] == "card.blocked"));
+
+    // The fleet's rules: shown with their stats, edited through the service.
+    let rules = b.get(&format!("/console/rules?org_id={org}")).await;
+    assert_eq!(rules.status, StatusCode::OK, "{}", rules.body);
+    assert!(rules.body.contains("rapid_refills"));
+    let edit = b
+        .post(
+            &format!("/console/rules/rapid_refills?org_id={org}"),
+            &[
+                ("mode", "shadow"),
+                ("action", "review"),
+                ("enabled", "true"),
+                ("rule", r#"{"kind":"rapid_refills","max_fills":5,"window_secs":3600}"#),
+            ],
+        )
+        .await;
+    assert_eq!(edit.status, StatusCode::SEE_OTHER, "{}", edit.body);
+    let bad = b
+        .post(
+            &format!("/console/rules/rapid_refills?org_id={org}"),
+            &[
+                ("mode", "shadow"),
+                ("rule", r#"{"kind":"rapid_refills","max_fills":0,"window_secs":60}"#),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    let (_, api_rules) =
+        app.get(&format!("/v1/fraud/rules?org_id={org}"), &app.analyst().await).await;
+    let rule = api_rules
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["id"] == "rapid_refills")
+        .expect("rule")
+        .clone();
+    assert_eq!(
+        (rule["mode"].as_str(), rule["rule"]["max_fills"].as_i64()),
+        (Some("shadow"), Some(5))
+    );
+
+    // Fleet users never reach the analysts' pages.
+    let mut admin = Browser::new(&app);
+    admin.login("owner@demo-taxi.example").await;
+    assert_eq!(admin.get(&alert_path).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        admin.get(&format!("/console/rules?org_id={org}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
