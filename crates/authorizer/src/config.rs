@@ -7,10 +7,21 @@ pub struct AuthorizerConfig {
     pub max_commit_attempts: usize,
     /// How many expired holds one sweep releases.
     pub expiry_batch_size: i64,
+    /// The longest a terminal waits for an authorization answer; past it, it is answered
+    /// 91 (`docs/TERMINAL-API.md`, "Deadlines").
+    pub authorization_deadline_ms: u64,
 }
+
+/// The default of [`AuthorizerConfig::authorization_deadline_ms`].
+pub const DEFAULT_AUTHORIZATION_DEADLINE_MS: u64 = 2_000;
 
 impl Default for AuthorizerConfig {
     fn default() -> Self {
-        Self { hold_ttl_secs: 30 * 60, max_commit_attempts: 16, expiry_batch_size: 500 }
+        Self {
+            hold_ttl_secs: 30 * 60,
+            max_commit_attempts: 16,
+            expiry_batch_size: 500,
+            authorization_deadline_ms: DEFAULT_AUTHORIZATION_DEADLINE_MS,
+        }
     }
 }

@@ -12,6 +12,8 @@ use domain::decline::DeclineReason;
 use domain::{AuthorizationId, Product};
 use issuing::{IssuingError, Result};
 use serde_json::json;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
 use store::{
     AuthStatus, AuthorizationCommit, AuthorizationRecord, AuthorizerStore, CardRecord,
     CommitRefusal, PeriodLimits, StationRecord, Store, TerminalRecord,
@@ -37,12 +39,72 @@ struct Draft<'a> {
     now_us: i64,
 }
 
+/// The race between an authorization and its caller's deadline. Whoever settles the gate
+/// first decides what the terminal learns: the pipeline delivering its answer, or the caller
+/// abandoning it and answering 91. An approval committed after the caller gave up is kept
+/// unless the terminal already sent its timeout reversal (then it is released here).
+#[derive(Debug)]
+pub struct Gate {
+    deadline: Option<Instant>,
+    state: AtomicU8,
+}
+
+const PENDING: u8 = 0;
+const DELIVERED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl Gate {
+    /// No commit starts after `deadline`.
+    pub fn until(deadline: Instant) -> Self {
+        Self { deadline: Some(deadline), state: AtomicU8::new(PENDING) }
+    }
+
+    fn unbounded() -> Self {
+        Self { deadline: None, state: AtomicU8::new(PENDING) }
+    }
+
+    /// The caller gives up waiting. True when no answer was delivered before: the caller
+    /// answers 91 itself. False: the pipeline's answer is ready, wait for it.
+    pub fn abandon(&self) -> bool {
+        self.state.compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// The pipeline's answer will reach the terminal, unless the caller gave up first.
+    fn deliver(&self) -> bool {
+        self.state.compare_exchange(PENDING, DELIVERED, Ordering::AcqRel, Ordering::Acquire)
+            != Err(ABANDONED)
+    }
+
+    /// Past the deadline: starting a commit now would only write what nobody hears.
+    fn expired(&self) -> Result<()> {
+        match self.deadline {
+            Some(d) if Instant::now() >= d => {
+                Err(IssuingError::Unavailable("the issuer within the authorization deadline"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl<S: Store + AuthorizerStore> Authorizer<S> {
     pub async fn authorize(
         &self,
         terminal: &TerminalRecord,
         request_hash: &str,
         req: &AuthorizeRequest,
+    ) -> Result<AuthorizationAnswer> {
+        self.authorize_gated(terminal, request_hash, req, &Gate::unbounded()).await
+    }
+
+    /// [`Self::authorize`] racing the caller's deadline through `gate`. A commit, once
+    /// started, is never cancelled here: the caller runs this in its own task and stops
+    /// only waiting for it (`docs/TERMINAL-API.md`, "Deadlines").
+    pub async fn authorize_gated(
+        &self,
+        terminal: &TerminalRecord,
+        request_hash: &str,
+        req: &AuthorizeRequest,
+        gate: &Gate,
     ) -> Result<AuthorizationAnswer> {
         req.validate()?;
         if let Some(first) =
@@ -71,8 +133,9 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
                 features: d.features,
                 alerts: d.alerts,
             };
+            gate.expired()?;
             match self.store().commit_authorization(&commit).await? {
-                Ok(()) => return answer_of(&commit.record),
+                Ok(()) => return self.settle_gate(gate, &commit.record).await,
                 Err(CommitRefusal::Duplicate) => return self.replay_stored(&draft).await,
                 Err(CommitRefusal::BudgetSpent) => {
                     return self.decline(&draft, None, DeclineReason::KeyExhausted).await
@@ -86,6 +149,28 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             }
         }
         Err(IssuingError::Internal("authorization contended past the retry limit".into()))
+    }
+
+    /// Hands over a committed answer. When the caller already told the terminal 91 and the
+    /// terminal's timeout reversal came in before this commit landed (it was remembered as
+    /// an early reversal, which the commit does not see), the hold is released now; a later
+    /// reversal finds the authorization itself.
+    async fn settle_gate(
+        &self,
+        gate: &Gate,
+        record: &AuthorizationRecord,
+    ) -> Result<AuthorizationAnswer> {
+        if gate.deliver() || record.status != AuthStatus::Approved {
+            return answer_of(record);
+        }
+        let (terminal, stan, at) = (record.terminal_id, &record.stan, &record.transmitted_at);
+        if self.store().early_reversal_exists(terminal, stan, at).await? {
+            self.store().release_authorization(record.id, AuthStatus::Reversed, now_us()).await?;
+            tracing::warn!(authorization_id = %record.id, "approval landed after its deadline and its timeout reversal; released");
+        } else {
+            tracing::warn!(authorization_id = %record.id, "approval landed after its deadline; the hold stands until reversed or expired");
+        }
+        answer_of(record)
     }
 
     /// Loads the snapshot and decides, limits first, then fraud rules on what the limits
@@ -351,6 +436,9 @@ fn cryptogram_reason(d: CryptogramDecline) -> DeclineReason {
         CryptogramDecline::Replayed => DeclineReason::Replayed,
         CryptogramDecline::KeyExhausted => DeclineReason::KeyExhausted,
         CryptogramDecline::TokenInactive => DeclineReason::TokenInactive,
+        CryptogramDecline::CardSuspended => DeclineReason::CardSuspended,
+        CryptogramDecline::CardBlocked => DeclineReason::CardBlocked,
+        CryptogramDecline::CardClosed => DeclineReason::CardClosed,
     }
 }
 
@@ -403,5 +491,31 @@ fn local(now: OffsetDateTime, zone: &str) -> OffsetDateTime {
     match time_tz::timezones::get_by_name(zone) {
         Some(tz) => now.to_timezone(tz),
         None => now,
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::Gate;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_first_to_settle_the_gate_decides() {
+        let gate = Gate::until(Instant::now() + Duration::from_secs(60));
+        assert!(gate.deliver(), "the answer goes out");
+        assert!(!gate.abandon(), "too late to give up: wait for the answer");
+        assert!(gate.deliver(), "delivering twice is harmless");
+
+        let gate = Gate::until(Instant::now() + Duration::from_secs(60));
+        assert!(gate.abandon(), "the caller answers 91");
+        assert!(!gate.deliver(), "the pipeline's answer reaches nobody");
+        assert!(!gate.abandon());
+    }
+
+    #[test]
+    fn no_commit_starts_after_the_deadline() {
+        assert!(Gate::until(Instant::now() + Duration::from_secs(60)).expired().is_ok());
+        assert!(Gate::until(Instant::now()).expired().is_err());
+        assert!(Gate::unbounded().expired().is_ok());
     }
 }

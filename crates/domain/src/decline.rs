@@ -168,9 +168,92 @@ impl DeclineReason {
     }
 }
 
+/// The language of what a driver reads on the pump's display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Ru,
+}
+
+impl DeclineReason {
+    /// The reason named by its machine-readable code (`LIMIT_DAILY_AMOUNT`, ...).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The driver's message in `lang`.
+    pub fn driver_message_in(self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::En => self.driver_message(),
+            Lang::Ru => self.driver_message_ru(),
+        }
+    }
+
+    /// What the pump's display tells the driver, in Russian.
+    pub fn driver_message_ru(self) -> &'static str {
+        use DeclineReason::*;
+        match self {
+            CryptogramInvalid => "Платёжные данные не распознаны. Откройте приложение и повторите.",
+            CryptogramExpired => "Срок действия кода истёк. Покажите новый код из приложения.",
+            ClockSkew => {
+                "Часы телефона неверны. Подключитесь к интернету, чтобы приложение их сверило."
+            }
+            Replayed => "Этот код уже использован. Покажите новый код.",
+            KeyExhausted => {
+                "Платёжные ключи закончились. Откройте приложение в сети, чтобы их обновить."
+            }
+            TokenInactive => "Этот телефон не подключён к карте. Обратитесь к менеджеру автопарка.",
+            CardBlocked => "Карта заблокирована. Обратитесь к менеджеру автопарка.",
+            CardSuspended => "Карта приостановлена автопарком. Обратитесь к менеджеру автопарка.",
+            CardClosed => "Карта закрыта. Обратитесь к менеджеру автопарка.",
+            CardExpired => "Срок действия карты истёк. Обратитесь к менеджеру автопарка.",
+            ProductNotAllowed => "Этот вид топлива или услуги не разрешён по вашей карте.",
+            StationNotAllowed => "Карту нельзя использовать на этой АЗС.",
+            OutsideTimeWindow => "Карту нельзя использовать в это время.",
+            LimitPerAuthAmount | LimitPerAuthVolume => "Превышен лимит карты на одну заправку.",
+            LimitDailyAmount | LimitDailyVolume | LimitDailyCount => "Дневной лимит исчерпан.",
+            LimitWeeklyAmount | LimitWeeklyVolume | LimitWeeklyCount => "Недельный лимит исчерпан.",
+            LimitMonthlyAmount | LimitMonthlyVolume | LimitMonthlyCount => {
+                "Месячный лимит исчерпан."
+            }
+            TankCapacity => "Больше, чем вмещает бак автомобиля.",
+            InsufficientFunds => {
+                "Недостаточно средств на счёте автопарка. Обратитесь к менеджеру автопарка."
+            }
+            FraudSuspected => "Отклонено в целях безопасности. Обратитесь к менеджеру автопарка.",
+            ReversedBeforeOriginal | DuplicateTransmission => "Ошибка операции. Повторите попытку.",
+            IssuerUnavailable | SystemError => "Сервис недоступен. Повторите попытку чуть позже.",
+        }
+    }
+}
+
+/// The display text of an approval (`partial`: approved for part of the amount).
+pub fn approval_message(partial: bool, lang: Lang) -> &'static str {
+    match (lang, partial) {
+        (Lang::En, false) => "Approved.",
+        (Lang::En, true) => "Approved for part of the amount.",
+        (Lang::Ru, false) => "Одобрено.",
+        (Lang::Ru, true) => "Одобрено на часть суммы.",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_reason_has_a_russian_message_and_round_trips_its_code() {
+        for r in DeclineReason::ALL {
+            let ru = r.driver_message_ru();
+            assert!(!ru.is_empty() && ru != r.driver_message(), "{}", r.code());
+            assert!(ru.chars().any(|c| ('а'..='я').contains(&c)), "{} is not Russian", r.code());
+            assert_eq!(r.driver_message_in(Lang::Ru), ru);
+            assert_eq!(r.driver_message_in(Lang::En), r.driver_message());
+            assert_eq!(DeclineReason::from_code(r.code()), Some(r));
+        }
+        assert_eq!(DeclineReason::from_code("NOPE"), None);
+    }
 
     #[test]
     fn codes_are_unique_and_iso_codes_from_the_design_list() {
@@ -194,7 +277,13 @@ mod doc_tests {
     fn the_published_table_lists_every_reason() {
         let doc = include_str!("../../../docs/DECLINES.md");
         for r in DeclineReason::ALL {
-            let row = format!("| `{}` | {} | {} |", r.code(), r.iso8583(), r.driver_message());
+            let row = format!(
+                "| `{}` | {} | {} | {} |",
+                r.code(),
+                r.iso8583(),
+                r.driver_message(),
+                r.driver_message_ru()
+            );
             assert!(doc.contains(&row), "docs/DECLINES.md lacks or misstates: {row}");
         }
     }

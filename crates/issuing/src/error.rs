@@ -54,6 +54,10 @@ impl From<store::StoreError> for IssuingError {
                 Self::conflict("ALREADY_EXISTS", format!("{what} is already in use"))
             }
             IdempotencyKeyTaken => Self::conflict("IDEMPOTENCY_IN_PROGRESS", "retry the request"),
+            other if other.is_unavailable() => {
+                tracing::warn!(cause = ?std::error::Error::source(&other), "database unavailable");
+                Self::Unavailable("the database")
+            }
             other => Self::Internal(format!("store: {other}")),
         }
     }

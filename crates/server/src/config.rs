@@ -17,6 +17,26 @@ pub struct Config {
     pub hold_sweep_interval_secs: u64,
     /// Create the demo fleet when the database has no org yet.
     pub seed_demo: bool,
+    /// Bounds on waiting for the HSM and the database.
+    pub timeouts: Timeouts,
+}
+
+/// How long the server waits for a slow dependency, each in milliseconds. The terminal's
+/// own bound is `authorizer.authorization_deadline_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP connect plus handshake with an out-of-process HSM.
+    pub hsm_connect_timeout_ms: u64,
+    /// Waiting for a free HSM connection, and again for one request's reply.
+    pub hsm_timeout_ms: u64,
+    /// Waiting for a pooled database connection.
+    pub db_acquire_timeout_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { hsm_connect_timeout_ms: 1_000, hsm_timeout_ms: 1_500, db_acquire_timeout_ms: 1_500 }
+    }
 }
 
 #[derive(Clone)]
@@ -44,5 +64,39 @@ impl std::fmt::Debug for HsmConfig {
             .field("components", &components.as_deref().unwrap_or("demo mode"))
             .field("remote", &self.remote.as_ref().map(|r| r.addr.as_str()))
             .finish()
+    }
+}
+
+/// Environment variable that marks the console's cookies `Secure`: set it to `true` when
+/// browsers reach the server over TLS (directly or behind a TLS proxy). Default `false`,
+/// so the console works on `http://localhost`.
+pub const COOKIE_SECURE_ENV: &str = "FORECOURT_COOKIE_SECURE";
+
+/// Reads [`COOKIE_SECURE_ENV`]: `true`/`1` or `false`/`0`/unset; anything else is refused
+/// at startup rather than guessed. (An environment flag rather than a `Config` field, so
+/// the places that build a `Config` literal need no change.)
+pub fn cookie_secure_from_env() -> Result<bool, String> {
+    parse_cookie_secure(std::env::var(COOKIE_SECURE_ENV).ok().as_deref())
+}
+
+fn parse_cookie_secure(value: Option<&str>) -> Result<bool, String> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(_) => Err(format!("{COOKIE_SECURE_ENV} must be true or false")),
+    }
+}
+
+#[cfg(test)]
+mod cookie_secure_tests {
+    use super::parse_cookie_secure;
+
+    #[test]
+    fn cookie_secure_flag() {
+        assert_eq!(parse_cookie_secure(None), Ok(false));
+        assert_eq!(parse_cookie_secure(Some("false")), Ok(false));
+        assert_eq!(parse_cookie_secure(Some(" TRUE ")), Ok(true));
+        assert_eq!(parse_cookie_secure(Some("1")), Ok(true));
+        assert!(parse_cookie_secure(Some("yes please")).is_err());
     }
 }

@@ -94,8 +94,28 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // A dependency is down or slow: the request did not take effect; say when to retry.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
         response
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// What a 503 tells the caller to wait before retrying, in seconds.
+const RETRY_AFTER_SECS: &str = "1";
+
+impl ApiError {
+    /// A dependency did not answer in time: retry shortly (503, `Retry-After`).
+    pub fn deadline_passed() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "DEPENDENCY_UNAVAILABLE",
+            "the request did not finish within its deadline; retry shortly",
+        )
+    }
+}

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use issuing::IssuingConfig;
-use server::{demo, Config, HsmConfig, RemoteHsm};
+use server::{demo, Config, HsmConfig, RemoteHsm, Timeouts};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -38,6 +38,18 @@ struct Args {
     /// Do not create the demo fleet on an empty database.
     #[arg(long)]
     no_demo: bool,
+    /// The longest a terminal waits for an authorization answer; past it, it gets 91.
+    #[arg(long, env = "FORECOURT_AUTHORIZATION_DEADLINE_MS", default_value_t = authorizer::DEFAULT_AUTHORIZATION_DEADLINE_MS, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    authorization_deadline_ms: u64,
+    /// Bound on TCP connect plus handshake with an out-of-process HSM.
+    #[arg(long, env = "FORECOURT_HSM_CONNECT_TIMEOUT_MS", default_value_t = Timeouts::default().hsm_connect_timeout_ms, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    hsm_connect_timeout_ms: u64,
+    /// Bound on waiting for a free HSM connection, and again for each reply.
+    #[arg(long, env = "FORECOURT_HSM_TIMEOUT_MS", default_value_t = Timeouts::default().hsm_timeout_ms, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    hsm_timeout_ms: u64,
+    /// Bound on waiting for a pooled database connection.
+    #[arg(long, env = "FORECOURT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = Timeouts::default().db_acquire_timeout_ms, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    db_acquire_timeout_ms: u64,
 }
 
 #[tokio::main]
@@ -75,9 +87,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         },
         issuing: IssuingConfig { issuer_bin: args.issuer_bin, ..IssuingConfig::default() },
         tokens: tokens::TokensConfig::default(),
-        authorizer: authorizer::AuthorizerConfig::default(),
+        authorizer: authorizer::AuthorizerConfig {
+            authorization_deadline_ms: args.authorization_deadline_ms,
+            ..authorizer::AuthorizerConfig::default()
+        },
         hold_sweep_interval_secs: 30,
         seed_demo: !args.no_demo,
+        timeouts: Timeouts {
+            hsm_connect_timeout_ms: args.hsm_connect_timeout_ms,
+            hsm_timeout_ms: args.hsm_timeout_ms,
+            db_acquire_timeout_ms: args.db_acquire_timeout_ms,
+        },
     };
     let (app, state) = server::build(&config).await?;
     if config.seed_demo {

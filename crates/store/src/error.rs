@@ -20,6 +20,35 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
 }
 
+impl StoreError {
+    /// The database could not be reached or is restarting (no pooled connection in time, a
+    /// broken connection, an administrator shutdown, a lock not granted in time): an outage
+    /// to retry after, unlike a failed query. A connection lost during `COMMIT` may still
+    /// have committed; terminals reconcile with a timeout reversal (docs/TERMINAL-API.md).
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else { return false };
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => match db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                // SQLITE_BUSY / SQLITE_LOCKED (primary code of an extended one) past the
+                // busy timeout.
+                Some(_) => db
+                    .code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+                // PostgreSQL: class 08 connection exception, 57P0x admin shutdown, crash
+                // shutdown, cannot connect now (starting up).
+                None => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            },
+            _ => false,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {

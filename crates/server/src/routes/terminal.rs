@@ -4,21 +4,26 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, path_id, read_body, ApiJson, Auth, RawId};
 use crate::state::AppState;
-use authorizer::views::{
-    AuthorizationAnswer, AuthorizationView, StationView, TerminalCreatedView, TerminalView,
-};
+use authorizer::views::{AuthorizationAnswer, StationView, TerminalCreatedView, TerminalView};
+use authorizer::Gate;
 use authorizer::{
     AuthorizeRequest, CompleteRequest, CreateStation, CreateTerminal, ReverseByReference,
     SignedRequest, TerminalAuthError,
 };
 use axum::extract::{FromRequest, OriginalUri, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use domain::decline::{approval_message, DeclineReason, Lang};
+use domain::AuthorizationId;
 use emv::terminal_auth as ta;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use store::{TerminalRecord, TerminalStatus};
 
 pub fn routes() -> Router<AppState> {
@@ -97,40 +102,202 @@ fn terminal_refused(e: TerminalAuthError) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
-async fn authorize(
-    State(s): State<AppState>,
-    req: Signed<AuthorizeRequest>,
-) -> ApiResult<Json<AuthorizationAnswer>> {
-    Ok(Json(s.authorizer.authorize(&req.terminal, &req.body_hash, &req.body).await?))
+/// A pre-authorization always gets an authorization answer once the request is well formed
+/// and signed: a dependency that is down or slow, or the deadline passing, answers 91; an
+/// unexpected fault answers 96 (`docs/TERMINAL-API.md`, "When the issuer cannot answer").
+async fn authorize(State(s): State<AppState>, req: Request) -> Response {
+    let lang = driver_lang(
+        req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or(""),
+    );
+    let deadline = deadline_of(&s);
+    let extracted =
+        tokio::time::timeout_at(deadline.into(), Signed::<AuthorizeRequest>::from_request(req, &s))
+            .await;
+    let signed = match extracted {
+        Ok(Ok(signed)) => signed,
+        Ok(Err(refused)) => return fault_or(refused, lang),
+        Err(_) => {
+            tracing::warn!("authorization deadline passed before the terminal was authenticated");
+            return fault_answer(DeclineReason::IssuerUnavailable, lang);
+        }
+    };
+    match run_gated(&s, signed, deadline).await {
+        None => {
+            tracing::warn!("authorization deadline passed; answered 91");
+            fault_answer(DeclineReason::IssuerUnavailable, lang)
+        }
+        Some(Ok(Ok(answer))) => Json(localise(answer, lang)).into_response(),
+        Some(Ok(Err(e))) => fault_or(ApiError::from(e), lang),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "authorization task failed");
+            fault_answer(DeclineReason::SystemError, lang)
+        }
+    }
 }
 
-async fn complete(
-    State(s): State<AppState>,
-    RawId(id): RawId,
-    req: Signed<CompleteRequest>,
-) -> ApiResult<Json<AuthorizationView>> {
-    Ok(Json(
-        s.authorizer.complete(&req.terminal, path_id("authorization_id", &id)?, &req.body).await?,
-    ))
+/// Runs the pipeline in a task of its own and waits for it until `deadline`: the deadline
+/// stops the waiting, never a commit in flight (a dropped transaction future could still
+/// commit on the database). `None`: the deadline won, the terminal is answered 91.
+async fn run_gated(
+    s: &AppState,
+    signed: Signed<AuthorizeRequest>,
+    deadline: Instant,
+) -> Option<Result<issuing::Result<AuthorizationAnswer>, tokio::task::JoinError>> {
+    let gate = Arc::new(Gate::until(deadline));
+    let mut task = tokio::spawn({
+        let (authorizer, gate) = (s.authorizer.clone(), gate.clone());
+        async move {
+            authorizer
+                .authorize_gated(&signed.terminal, &signed.body_hash, &signed.body, &gate)
+                .await
+        }
+    });
+    match tokio::time::timeout_at(deadline.into(), &mut task).await {
+        Ok(joined) => Some(joined),
+        Err(_) if gate.abandon() => None,
+        // The answer was handed over just as the deadline fired: it is moments away.
+        Err(_) => Some(task.await),
+    }
 }
 
-async fn reverse(
-    State(s): State<AppState>,
-    RawId(id): RawId,
-    req: Signed<Empty>,
-) -> ApiResult<Json<AuthorizationView>> {
-    Ok(Json(s.authorizer.reverse(&req.terminal, path_id("authorization_id", &id)?).await?))
+fn deadline_of(s: &AppState) -> Instant {
+    Instant::now() + Duration::from_millis(s.authorizer.config().authorization_deadline_ms)
+}
+
+/// A refusal of the request itself (signature, body) keeps its HTTP status; a dependency
+/// failure becomes a decline the pump can show.
+fn fault_or(e: ApiError, lang: Lang) -> Response {
+    match e.status {
+        StatusCode::SERVICE_UNAVAILABLE => fault_answer(DeclineReason::IssuerUnavailable, lang),
+        StatusCode::INTERNAL_SERVER_ERROR => fault_answer(DeclineReason::SystemError, lang),
+        _ => e.into_response(),
+    }
+}
+
+/// 200 with a decline that nothing was stored for (the database may be the failure). Its
+/// id is fresh and unknown to the server: a terminal reverses such a request by reference.
+fn fault_answer(reason: DeclineReason, lang: Lang) -> Response {
+    Json(AuthorizationAnswer {
+        authorization_id: AuthorizationId::new(),
+        approved: false,
+        partial: false,
+        response_code: reason.iso8583().to_owned(),
+        reason: Some(reason.code().to_owned()),
+        message: reason.driver_message_in(lang).to_owned(),
+        approved_amount: 0,
+        approved_volume_ml: 0,
+        allowed_products: Vec::new(),
+        hold_expires_at: None,
+    })
+    .into_response()
+}
+
+/// The answer's display text in the driver's language (stored answers are in English).
+fn localise(mut answer: AuthorizationAnswer, lang: Lang) -> AuthorizationAnswer {
+    if lang == Lang::En {
+        return answer;
+    }
+    match answer.reason.as_deref().map(DeclineReason::from_code) {
+        Some(Some(reason)) => answer.message = reason.driver_message_in(lang).to_owned(),
+        Some(None) => {}
+        None => answer.message = approval_message(answer.partial, lang).to_owned(),
+    }
+    answer
+}
+
+/// The driver's language from `Accept-Language` (RFC 9110 §12.5.4): of the languages we
+/// speak (`ru`, `en`; `*` counts as `en`), the one with the highest q-value, the earlier on
+/// a tie; `q=0` excludes; entries with a malformed q are ignored. Default `en`.
+pub fn driver_lang(header: &str) -> Lang {
+    let mut best: Option<(u16, Lang)> = None;
+    for entry in header.split(',') {
+        let mut parts = entry.split(';').map(str::trim);
+        let tag = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let primary = tag.split('-').next().unwrap_or_default();
+        let lang = match primary {
+            "ru" => Lang::Ru,
+            "en" | "*" => Lang::En,
+            _ => continue,
+        };
+        let Some(q) = parts.try_fold(1000_u16, |q, p| match p.split_once('=') {
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => q_millis(v.trim()),
+            _ => Some(q),
+        }) else {
+            continue;
+        };
+        if q > 0 && best.is_none_or(|(b, _)| q > b) {
+            best = Some((q, lang));
+        }
+    }
+    best.map_or(Lang::En, |(_, lang)| lang)
+}
+
+/// A q-value (`0`, `0.5`, `1.000`: at most three decimals, at most 1) in thousandths.
+fn q_millis(v: &str) -> Option<u16> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let int: u16 = match int {
+        "0" => 0,
+        "1" => 1,
+        _ => return None,
+    };
+    let frac_millis = format!("{frac:0<3}").parse::<u16>().ok()?;
+    let q = int * 1000 + frac_millis;
+    (q <= 1000).then_some(q)
+}
+
+/// Completion and reversal within the same deadline. They are idempotent, so a dependency
+/// that is down or slow answers 503 `DEPENDENCY_UNAVAILABLE` with `Retry-After`, and the
+/// terminal sends them again (new signature, same values) until it gets a 2xx or a 4xx.
+/// Cancelling one mid-commit is safe: it either landed, and the retry answers the same, or
+/// it rolled back.
+async fn within_deadline<T>(
+    s: &AppState,
+    work: impl Future<Output = ApiResult<T>>,
+) -> ApiResult<T> {
+    let deadline = deadline_of(s);
+    match tokio::time::timeout_at(deadline.into(), work).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!("terminal request deadline passed; answered 503");
+            Err(ApiError::deadline_passed())
+        }
+    }
+}
+
+async fn complete(State(s): State<AppState>, RawId(id): RawId, req: Request) -> Response {
+    within_deadline(&s, async {
+        let req = Signed::<CompleteRequest>::from_request(req, &s).await?;
+        let id = path_id("authorization_id", &id)?;
+        Ok(Json(s.authorizer.complete(&req.terminal, id, &req.body).await?))
+    })
+    .await
+    .into_response()
+}
+
+async fn reverse(State(s): State<AppState>, RawId(id): RawId, req: Request) -> Response {
+    within_deadline(&s, async {
+        let req = Signed::<Empty>::from_request(req, &s).await?;
+        let id = path_id("authorization_id", &id)?;
+        Ok(Json(s.authorizer.reverse(&req.terminal, id).await?))
+    })
+    .await
+    .into_response()
 }
 
 /// 200 with the reversed authorization, or 202 when the original was never seen (the
 /// reversal is remembered and the late original will be declined).
-async fn reverse_by_reference(
-    State(s): State<AppState>,
-    req: Signed<ReverseByReference>,
-) -> ApiResult<(StatusCode, Json<Option<AuthorizationView>>)> {
-    let reversed = s.authorizer.reverse_by_reference(&req.terminal, &req.body).await?;
-    let status = if reversed.is_some() { StatusCode::OK } else { StatusCode::ACCEPTED };
-    Ok((status, Json(reversed)))
+async fn reverse_by_reference(State(s): State<AppState>, req: Request) -> Response {
+    within_deadline(&s, async {
+        let req = Signed::<ReverseByReference>::from_request(req, &s).await?;
+        let reversed = s.authorizer.reverse_by_reference(&req.terminal, &req.body).await?;
+        let status = if reversed.is_some() { StatusCode::OK } else { StatusCode::ACCEPTED };
+        Ok((status, Json(reversed)))
+    })
+    .await
+    .into_response()
 }
 
 async fn create_station(
@@ -180,4 +347,39 @@ async fn resume_terminal(
             .set_terminal_status(&who, path_id("terminal_id", &id)?, TerminalStatus::Active)
             .await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{driver_lang, q_millis};
+    use domain::decline::Lang;
+
+    #[test]
+    fn accept_language_picks_the_preferred_language_we_speak() {
+        assert_eq!(driver_lang(""), Lang::En);
+        assert_eq!(driver_lang("ru"), Lang::Ru);
+        assert_eq!(driver_lang("ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7"), Lang::Ru);
+        assert_eq!(driver_lang("en;q=0.5, ru;q=0.6"), Lang::Ru);
+        assert_eq!(driver_lang("en, ru"), Lang::En, "a tie goes to the earlier");
+        assert_eq!(driver_lang("ru;q=0.5, en"), Lang::En, "q defaults to 1");
+        assert_eq!(driver_lang("RU-ru ; Q=0.8"), Lang::Ru, "case-insensitive, spaces");
+        assert_eq!(driver_lang("de, fr;q=0.9"), Lang::En, "nothing we speak");
+        assert_eq!(driver_lang("ru;q=0"), Lang::En, "q=0 excludes");
+        assert_eq!(driver_lang("de, *;q=0.1, ru;q=0.05"), Lang::En, "* is English");
+        assert_eq!(driver_lang("ru;q=2, en;q=0.1"), Lang::En, "a malformed q is ignored");
+        assert_eq!(driver_lang("ru;q=abc"), Lang::En);
+        assert_eq!(driver_lang(",,;q=1,ru;level=1"), Lang::Ru, "other parameters are ignored");
+    }
+
+    #[test]
+    fn q_values_are_thousandths() {
+        assert_eq!(q_millis("1"), Some(1000));
+        assert_eq!(q_millis("1.000"), Some(1000));
+        assert_eq!(q_millis("0.5"), Some(500));
+        assert_eq!(q_millis("0.123"), Some(123));
+        assert_eq!(q_millis("0"), Some(0));
+        for bad in ["1.001", "0.1234", "2", "-0.5", "", ".5", "0.x", "01"] {
+            assert_eq!(q_millis(bad), None, "{bad}");
+        }
+    }
 }

@@ -18,8 +18,8 @@ use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::time::Duration;
 
-/// How long a request waits for a pooled connection before failing.
-const POOL_ACQUIRE_TIMEOUT_SECS: u64 = 5;
+/// How long a request waits for a pooled connection before failing, by default.
+pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 /// How long SQLite waits for the write lock held by another connection.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 
@@ -39,12 +39,18 @@ impl std::fmt::Debug for SqlStore {
 impl SqlStore {
     /// Connects to `url` (`sqlite:...` or `postgres://...`) and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT_MS).await
+    }
+
+    /// [`Self::connect`], waiting at most `acquire_timeout_ms` for a pooled connection (a
+    /// database that is down or restarting fails fast instead of queueing every request).
+    pub async fn connect_with(url: &str, acquire_timeout_ms: u64) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url = backend.normalise_url(url);
         let mut options = AnyPoolOptions::new()
             .max_connections(backend.max_connections())
-            .acquire_timeout(Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS));
+            .acquire_timeout(Duration::from_millis(acquire_timeout_ms.max(1)));
         if backend == Backend::Sqlite {
             options = options.after_connect(|conn, _meta| {
                 Box::pin(async move {
