@@ -126,7 +126,17 @@ pub struct UserClient {
 impl UserClient {
     /// `POST /v1/auth/login`.
     pub async fn login(server: &str, email: &str, password: &str) -> Result<UserClient> {
-        let http = reqwest::Client::new();
+        UserClient::login_with(reqwest::Client::new(), server, email, password).await
+    }
+
+    /// As [`UserClient::login`], sharing `http` (its connection pool) with other sessions:
+    /// the load benchmark holds thousands of them.
+    pub async fn login_with(
+        http: reqwest::Client,
+        server: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<UserClient> {
         let base = base_url(server);
         let res = http
             .post(format!("{base}/v1/auth/login"))
@@ -148,6 +158,17 @@ impl UserClient {
         let res = self
             .http
             .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        Answer::read(res).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Answer> {
+        let res = self
+            .http
+            .put(format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .json(body)
             .send()

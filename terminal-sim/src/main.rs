@@ -8,6 +8,8 @@
 //! forecourt-terminal qr --terminal terminal.json "$(forecourt-wallet qr --once)" --amount 5000
 //! forecourt-terminal nfc --terminal terminal.json /tmp/phone.sock --amount 5000
 //! forecourt-terminal load --terminal terminal.json --wallets 4 --pumps 8 --seconds 30
+//! forecourt-terminal load --terminal terminal.json --fleets 5 --wallets 400 \
+//!     --cards-per-driver 10 --fund 1000000000 --rate 1000 --seconds 30
 //! ```
 //!
 //! Exit codes: 0 done (completed or reversed), 1 an error, 2 bad input, 3 declined.
@@ -19,6 +21,8 @@ use clap::{Args, Parser, Subcommand};
 use terminal_sim::client::TerminalClient;
 use terminal_sim::flow::{self, FillOptions, MessageId, Outcome, Payment, Preset};
 use terminal_sim::identity::Identity;
+use terminal_sim::load::mix::Mix;
+use terminal_sim::load::setup::{Drivers, SetupOptions};
 use terminal_sim::load::{self, Limit, LoadOptions};
 use terminal_sim::nfc::{self, TerminalValues};
 use terminal_sim::register::{self, StationSpec};
@@ -88,14 +92,41 @@ enum Command {
         /// The wallet's Unix socket.
         socket: PathBuf,
     },
-    /// Load benchmark: N phones made in process, M pumps in parallel.
+    /// Load benchmark: N phones made in process (in F fleets), M pumps in parallel or
+    /// fills at a fixed rate.
     Load {
         #[arg(long, env = "FORECOURT_TERMINAL")]
         terminal: PathBuf,
+        /// Phones (each holding one card's token); per fleet with `--fleets`.
         #[arg(long, default_value_t = 2)]
         wallets: usize,
+        /// Closed loop: pumps running fills back to back.
         #[arg(long, default_value_t = 2)]
         pumps: usize,
+        /// Open loop instead: pre-authorizations started per second, evenly spread; the
+        /// latency counts from each fill's scheduled start.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        rate: Option<u64>,
+        /// The operator creates this many fleets (org, owner, drivers, cards) for the run.
+        #[arg(long, conflicts_with_all = ["drivers", "owner_email"],
+              value_parser = clap::value_parser!(u64).range(1..10_000))]
+        fleets: Option<u64>,
+        /// Cards (each on its own phone) per created driver: fewer drivers to activate.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+        cards_per_driver: u64,
+        /// Share of fills paid by NFC (GPO over the PDOL data) instead of QR, percent.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=100))]
+        nfc_percent: u64,
+        /// Share of fills reversed after the pre-authorization instead of completed.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(0..=100))]
+        reversal_percent: u64,
+        /// Share of fills offering a product the card does not allow (declined 57); needs
+        /// `--fleets` or `--owner-email`.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=100))]
+        decline_percent: u64,
+        /// Setup requests (drivers, phones) at once.
+        #[arg(long, default_value_t = 16)]
+        setup_concurrency: usize,
         /// Run this long.
         #[arg(long, conflicts_with = "fills", required_unless_present = "fills")]
         seconds: Option<u64>,
@@ -120,12 +151,12 @@ enum Command {
         unit_price: i64,
         #[arg(long, default_value = "diesel")]
         product: String,
-        /// Credit each driver's fleet account with this much first (logs in as operator).
+        /// Credit each fleet account with this much first (logs in as operator).
         #[arg(long)]
         fund: Option<i64>,
         #[arg(long, default_value = "operator@forecourt.example")]
         operator_email: String,
-        /// The operator's password for `--fund` (default: the drivers' password).
+        /// The operator's password for `--fleets` and `--fund` (default: `--password`).
         #[arg(long)]
         operator_password: Option<String>,
         /// Create one new driver with a new card per wallet as this owner, instead of
@@ -306,6 +337,13 @@ async fn main() -> ExitCode {
             terminal,
             wallets,
             pumps,
+            rate,
+            fleets,
+            cards_per_driver,
+            nfc_percent,
+            reversal_percent,
+            decline_percent,
+            setup_concurrency,
             seconds,
             fills,
             drivers,
@@ -330,17 +368,35 @@ async fn main() -> ExitCode {
             };
             let operator_password = operator_password.unwrap_or_else(|| password.clone());
             let owner_password = owner_password.unwrap_or_else(|| password.clone());
+            let mix = match Mix::new(nfc_percent, reversal_percent, decline_percent) {
+                Ok(mix) => mix,
+                Err(e) => {
+                    eprintln!("forecourt-terminal: {e}");
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+            };
+            let drivers = match (fleets, owner_email) {
+                (Some(f), _) => Drivers::Fleets(usize::try_from(f).unwrap_or(1)),
+                (None, Some(email)) => Drivers::Owner { email, password: owner_password },
+                (None, None) => Drivers::Existing { emails: drivers, password },
+            };
             let opts = LoadOptions {
-                wallets,
+                setup: SetupOptions {
+                    drivers,
+                    wallets,
+                    cards_per_driver: usize::try_from(cards_per_driver).unwrap_or(1),
+                    operator: (operator_email, operator_password),
+                    fund,
+                    restrict_to: None,
+                    concurrency: setup_concurrency,
+                },
                 pumps,
                 limit,
-                drivers,
-                password,
+                rate,
                 amount,
                 unit_price,
                 product,
-                fund: fund.map(|f| (f, operator_email, operator_password)),
-                create_drivers: owner_email.map(|e| (e, owner_password)),
+                mix,
             };
             match load::run(&identity.server, client, &opts).await {
                 Ok(stats) if stats.errors == 0 => ExitCode::SUCCESS,

@@ -1,8 +1,14 @@
-//! `load`, the project's load benchmark: N phones (made in process, `phone`), M pumps
-//! running pre-authorization → completion in parallel for T seconds or K fills, then
-//! throughput, latency percentiles and counts per response code.
+//! `load`, the project's load benchmark: phones made in process (`phone`) in one or
+//! several fleets (`setup`), then fills — a mix of QR and NFC, completed, reversed or
+//! declined (`mix`) — driven closed loop (M pumps, each starting its next fill when the
+//! last ended: maximum throughput) or open loop (`--rate`: fills started on a fixed
+//! schedule, latency counted from the scheduled start so a slow answer cannot hide the
+//! queue behind it), for T seconds or K fills; then throughput, latency percentiles per
+//! phase and counts per response code, and a `RESULT {json}` line.
 
+pub mod mix;
 pub mod phone;
+pub mod setup;
 pub mod stats;
 
 use std::io::Write;
@@ -10,13 +16,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use emv::cryptogram::TerminalData;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::client::{TerminalClient, UserClient};
+use crate::client::TerminalClient;
 use crate::flow::{self, Approval, FillOptions, MessageId, Payment, Preset};
+use crate::nfc::TerminalValues;
 use crate::Result;
+use mix::{Entry, Kind, Mix, Schedule};
 use phone::Phone;
+use setup::{Drivers, SetupOptions};
 use stats::{per_second, LatencyLine, Stats};
 
 /// When the run stops.
@@ -26,23 +36,32 @@ pub enum Limit {
     Fills(u64),
 }
 
+/// The answer a decline fill expects: `PRODUCT_NOT_ALLOWED`. Limit declines would count
+/// towards the fraud rule `repeated_failures` and make the card's later fills decline 59;
+/// a product the card does not allow is not counted.
+pub const DECLINE_CODE: &str = "57";
+
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    pub wallets: usize,
+    pub setup: SetupOptions,
     pub pumps: usize,
     pub limit: Limit,
-    /// Drivers whose phones pay, used in turn (the demo drivers by default).
-    pub drivers: Vec<String>,
-    pub password: String,
+    /// Open loop: pre-authorizations started per second. `None`: closed loop.
+    pub rate: Option<u64>,
     /// Amount each pump is preset to, minor units.
     pub amount: i64,
     pub unit_price: i64,
     pub product: String,
-    /// Credit each driver's fleet account with this much first (needs the operator).
-    pub fund: Option<(i64, String, String)>,
-    /// Create one new driver with a new card per wallet, as this owner (email, password),
-    /// instead of logging in as `drivers`.
-    pub create_drivers: Option<(String, String)>,
+    pub mix: Mix,
+}
+
+/// A product other than `product`, offered by decline fills.
+pub fn decline_product(product: &str) -> &'static str {
+    if product == "car_wash" {
+        "shop"
+    } else {
+        "car_wash"
+    }
 }
 
 /// Shared progress of the run.
@@ -54,42 +73,105 @@ struct Progress {
     errors: AtomicU64,
 }
 
+/// What every fill shares.
+struct Run {
+    terminal: TerminalClient,
+    phones: Vec<Mutex<Phone>>,
+    mix: Mix,
+    /// The pump's settings of a normal fill and of a decline fill.
+    fill: FillOptions,
+    decline: FillOptions,
+    amount: u64,
+    stan_base: u64,
+    progress: Progress,
+}
+
 /// Runs the benchmark and prints its summary on stdout; returns the merged statistics.
 pub async fn run(server: &str, terminal: TerminalClient, opts: &LoadOptions) -> Result<Stats> {
-    if opts.wallets == 0 || opts.pumps == 0 || opts.drivers.is_empty() {
+    let no_drivers =
+        matches!(&opts.setup.drivers, Drivers::Existing { emails, .. } if emails.is_empty());
+    if opts.setup.wallets == 0 || opts.pumps == 0 || no_drivers {
         return Err("need at least one wallet, one pump and one driver".into());
     }
-    let setup = Instant::now();
-    let mut logins: Vec<(String, UserClient)> = Vec::new();
-    if let Some((email, password)) = &opts.create_drivers {
-        logins = create_drivers(server, email, password, opts.wallets).await?;
-    } else {
-        for email in &opts.drivers {
-            logins.push((email.clone(), UserClient::login(server, email, &opts.password).await?));
+    if matches!(opts.setup.drivers, Drivers::Fleets(0)) {
+        return Err("--fleets must be at least 1".into());
+    }
+    if opts.amount <= 0 {
+        return Err("--amount must be positive".into());
+    }
+    let mut mix = opts.mix;
+    let mut setup_opts = opts.setup.clone();
+    if mix.decline_percent > 0 {
+        if matches!(setup_opts.drivers, Drivers::Existing { .. }) {
+            eprintln!(
+                "no declines: they need cards whose products the load restricts \
+                 (--fleets or --owner-email)"
+            );
+            mix.decline_percent = 0;
+        } else {
+            setup_opts.restrict_to = Some(opts.product.clone());
         }
     }
-    if let Some((amount, email, password)) = &opts.fund {
-        fund(server, &logins, *amount, email, password).await?;
-    }
-    let mut phones = Vec::with_capacity(opts.wallets);
-    for i in 0..opts.wallets {
-        let (email, driver) = &logins[i % logins.len()];
-        let phone = Phone::enrol_and_provision(driver.clone(), &format!("load phone {i}"))
-            .await
-            .map_err(|e| format!("phone {i} of {email}: {e}"))?;
-        phones.push(Arc::new(Mutex::new(phone)));
-    }
+    let setup_start = Instant::now();
+    let ready = setup::run(server, &setup_opts).await?;
+    let setup_ms = u64::try_from(setup_start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let wallets = ready.phones.len();
+    let fleets = match ready.fleets {
+        0 => String::new(),
+        n => format!("{n} fleets, "),
+    };
     eprintln!(
-        "{} phones enrolled and provisioned in {} ms; {} pumps start",
-        phones.len(),
-        setup.elapsed().as_millis(),
-        opts.pumps
+        "setup: {fleets}{} drivers, {wallets} phones enrolled and provisioned in {setup_ms} ms",
+        ready.drivers,
     );
-
-    let phones = Arc::new(phones);
-    let progress = Arc::new(Progress::default());
-    let stan_base: u64 = rand::random::<u64>() % 1_000_000;
+    let fill = FillOptions {
+        products: vec![opts.product.clone()],
+        preset: Preset::Amount(opts.amount),
+        unit_price: opts.unit_price,
+        ..FillOptions::default()
+    };
+    let decline =
+        FillOptions { products: vec![decline_product(&opts.product).into()], ..fill.clone() };
+    let run = Arc::new(Run {
+        terminal,
+        phones: ready.phones.into_iter().map(Mutex::new).collect(),
+        mix,
+        fill,
+        decline,
+        amount: u64::try_from(opts.amount).unwrap_or(0),
+        stan_base: rand::random::<u64>() % 1_000_000,
+        progress: Progress::default(),
+    });
+    let schedule = match opts.rate {
+        None => {
+            eprintln!("{} pumps start (closed loop)", opts.pumps);
+            None
+        }
+        Some(rate) => {
+            eprintln!("fills start at {rate}/s (open loop)");
+            Some(Schedule::new(rate).ok_or("--rate must be at least 1")?)
+        }
+    };
     let start = Instant::now();
+    let reporter = tokio::spawn(report_progress(run.clone(), opts.limit, start));
+    let mut total = match schedule {
+        None => closed_loop(&run, opts, start).await?,
+        Some(schedule) => open_loop(&run, schedule, opts.limit, start).await?,
+    };
+    let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX).max(1);
+    reporter.abort();
+    for phone in &run.phones {
+        total.replenished += phone.lock().await.replenishments;
+    }
+    print_progress(&run.progress, opts.limit, start);
+    eprintln!();
+    let summary = Summary { stats: &total, elapsed_ms, setup_ms, wallets, fleets: ready.fleets };
+    summary.print(opts, &mix);
+    Ok(total)
+}
+
+/// M pumps, each starting its next fill as soon as the last one ended.
+async fn closed_loop(run: &Arc<Run>, opts: &LoadOptions, start: Instant) -> Result<Stats> {
     let deadline = match opts.limit {
         Limit::Seconds(s) => Some(start + Duration::from_secs(s)),
         Limit::Fills(_) => None,
@@ -100,127 +182,133 @@ pub async fn run(server: &str, terminal: TerminalClient, opts: &LoadOptions) -> 
     };
     let mut pumps = Vec::with_capacity(opts.pumps);
     for pump in 0..opts.pumps {
-        let fill = FillOptions {
-            pump: u16::try_from(pump + 1).unwrap_or(u16::MAX),
-            products: vec![opts.product.clone()],
-            preset: Preset::Amount(opts.amount),
-            unit_price: opts.unit_price,
-            ..FillOptions::default()
-        };
-        let (terminal, phones, progress) = (terminal.clone(), phones.clone(), progress.clone());
+        let run = run.clone();
+        let pump = u16::try_from(pump + 1).unwrap_or(u16::MAX);
         pumps.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             loop {
-                let n = progress.started.fetch_add(1, Ordering::Relaxed);
+                let n = run.progress.started.fetch_add(1, Ordering::Relaxed);
                 if n >= max_fills || deadline.is_some_and(|d| Instant::now() >= d) {
                     break;
                 }
-                let phone = &phones[usize::try_from(n).unwrap_or(0) % phones.len()];
-                let id = MessageId::new(stan_base + n);
-                one_fill(&terminal, phone, &fill, &id, &mut stats, &progress).await;
-                progress.done.fetch_add(1, Ordering::Relaxed);
+                one_fill(&run, n, pump, None, &mut stats).await;
+                run.progress.done.fetch_add(1, Ordering::Relaxed);
             }
             stats
         }));
     }
-    let reporter = tokio::spawn(report_progress(progress.clone(), opts.limit, start));
     let mut total = Stats::default();
     for pump in pumps {
         total.merge(pump.await.map_err(|e| format!("pump task failed: {e}"))?);
     }
-    let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX).max(1);
-    reporter.abort();
-    print_progress(&progress, opts.limit, start);
-    eprintln!();
-    print_summary(&total, elapsed_ms, opts);
     Ok(total)
 }
 
-/// The owner creates `count` drivers (invited, then activated with a random password) and
-/// issues each a card; returns their sessions.
-async fn create_drivers(
-    server: &str,
-    owner_email: &str,
-    owner_password: &str,
-    count: usize,
-) -> Result<Vec<(String, UserClient)>> {
-    let owner = UserClient::login(server, owner_email, owner_password).await?;
-    let domain = owner_email.rsplit_once('@').map_or("example.com", |(_, d)| d);
-    let run = hex::encode(rand::random::<[u8; 4]>());
-    let mut out = Vec::with_capacity(count);
-    for i in 0..count {
-        let email = format!("load-{run}-{i}@{domain}");
-        let password = format!("load-{}", hex::encode(rand::random::<[u8; 12]>()));
-        let body = json!({"email": email, "name": format!("Load driver {i}"), "role": "driver"});
-        let invited = owner.post("/v1/users", &body).await?.ok("creating a driver")?;
-        let driver_id = invited["user"]["id"].as_str().ok_or("user answer without id")?;
-        let invite = invited["invite_token"].as_str().ok_or("user answer without invite")?;
-        owner
-            .post_public(
-                "/v1/auth/accept-invite",
-                &json!({"invite_token": invite, "password": password}),
-            )
-            .await?
-            .ok("accepting the invite")?;
-        owner.post("/v1/cards", &json!({"driver_id": driver_id})).await?.ok("issuing a card")?;
-        out.push((email.clone(), UserClient::login(server, &email, &password).await?));
-    }
-    eprintln!("created {count} drivers with a card each");
-    Ok(out)
-}
-
-/// The operator credits the fleet account of each driver's org once.
-async fn fund(
-    server: &str,
-    logins: &[(String, UserClient)],
-    amount: i64,
-    email: &str,
-    password: &str,
-) -> Result<()> {
-    let operator = UserClient::login(server, email, password).await?;
-    let mut orgs: Vec<String> = Vec::new();
-    for (_, driver) in logins {
-        let me = driver.get("/v1/me").await?.ok("reading the driver's profile")?;
-        let org = me["org_id"].as_str().ok_or("driver without org")?.to_owned();
-        if !orgs.contains(&org) {
-            operator
-                .post(&format!("/v1/orgs/{org}/account/credits"), &json!({"amount": amount}))
-                .await?
-                .ok("crediting the fleet account")?;
-            eprintln!("credited {amount} to org {org}");
-            orgs.push(org);
+/// Fill `n` starts at `schedule.at(n)` whatever the fills before it are doing; its
+/// pre-authorization latency counts from that time.
+async fn open_loop(
+    run: &Arc<Run>,
+    schedule: Schedule,
+    limit: Limit,
+    start: Instant,
+) -> Result<Stats> {
+    let fills = match limit {
+        Limit::Fills(k) => k,
+        Limit::Seconds(s) => schedule.due_within(Duration::from_secs(s)),
+    };
+    let mut total = Stats::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..fills {
+        let due = start + schedule.at(n);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+        run.progress.started.fetch_add(1, Ordering::Relaxed);
+        let run = run.clone();
+        // Pump numbers cycle as at a station with 16 pumps.
+        let pump = u16::try_from(n % 16 + 1).unwrap_or(1);
+        tasks.spawn(async move {
+            let mut stats = Stats::default();
+            one_fill(&run, n, pump, Some(due), &mut stats).await;
+            run.progress.done.fetch_add(1, Ordering::Relaxed);
+            stats
+        });
+        while let Some(done) = tasks.try_join_next() {
+            total.merge(done.map_err(|e| format!("fill task failed: {e}"))?);
         }
     }
-    Ok(())
+    while let Some(done) = tasks.join_next().await {
+        total.merge(done.map_err(|e| format!("fill task failed: {e}"))?);
+    }
+    Ok(total)
 }
 
 fn micros(start: Instant) -> u64 {
     u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
-async fn one_fill(
-    terminal: &TerminalClient,
-    phone: &Mutex<Phone>,
-    fill: &FillOptions,
-    id: &MessageId,
-    stats: &mut Stats,
-    progress: &Progress,
-) {
+/// What the terminal puts into the PDOL data: the preset amount in euro, in Germany,
+/// today, a fresh unpredictable number.
+fn terminal_data(amount: u64) -> TerminalData {
+    let v = TerminalValues::now(amount);
+    TerminalData {
+        amount_minor: v.amount_minor,
+        currency_numeric: v.currency,
+        country_numeric: v.country,
+        date: v.date,
+        unpredictable_number: v.unpredictable_number,
+    }
+}
+
+/// One fill (see [`fill`]), then, when the phone spent its last key, its replenishment
+/// (outside the measured requests, as a wallet refreshes its keys ahead of the next tap).
+async fn one_fill(run: &Run, n: u64, pump: u16, scheduled: Option<Instant>, stats: &mut Stats) {
+    fill(run, n, pump, scheduled, stats).await;
+    let phone = &run.phones[usize::try_from(n).unwrap_or(0) % run.phones.len()];
+    if let Err(e) = phone.lock().await.replenish_if_spent().await {
+        stats.errors += 1;
+        run.progress.errors.fetch_add(1, Ordering::Relaxed);
+        eprintln!("\nreplenishment: {e}");
+    }
+}
+
+/// One fill: fill `n`'s payment data from its phone, the pre-authorization, then the
+/// completion or reversal the mix says. `scheduled` (open loop) is when the fill was due;
+/// otherwise the latency counts from the request.
+async fn fill(run: &Run, n: u64, pump: u16, scheduled: Option<Instant>, stats: &mut Stats) {
+    let progress = &run.progress;
     let error = |stats: &mut Stats, code: String| {
         stats.errors += 1;
         stats.count(code);
         progress.errors.fetch_add(1, Ordering::Relaxed);
     };
-    let qr = match phone.lock().await.next_qr().await {
-        Ok(qr) => qr,
+    let kind = run.mix.kind(n);
+    let entry = run.mix.entry(n);
+    let phone = &run.phones[usize::try_from(n).unwrap_or(0) % run.phones.len()];
+    let payment = {
+        let mut phone = phone.lock().await;
+        match entry {
+            Entry::Qr => phone.next_qr().await.map(Payment::Qr),
+            Entry::Nfc => phone
+                .tap(terminal_data(run.amount))
+                .await
+                .map(|(gpo_response, pdol_data)| Payment::Nfc { gpo_response, pdol_data }),
+        }
+    };
+    let payment = match payment {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("\nphone: {e}");
             return error(stats, "phone error".into());
         }
     };
-    let body = flow::authorization_body(fill, &Payment::Qr(qr), id);
-    let start = Instant::now();
-    let answer = terminal.post(flow::AUTHORIZATIONS, &body).await;
+    if entry == Entry::Nfc {
+        stats.nfc += 1;
+    }
+    let fill = if kind == Kind::Decline { &run.decline } else { &run.fill };
+    let fill = FillOptions { pump, ..fill.clone() };
+    let id = MessageId::new(run.stan_base + n);
+    let body = flow::authorization_body(&fill, &payment, &id);
+    let start = scheduled.unwrap_or_else(Instant::now);
+    let answer = run.terminal.post(flow::AUTHORIZATIONS, &body).await;
     let approval = match answer.map(|a| (a.status, a.ok("pre-authorization"))) {
         Ok((_, Ok(body))) => Approval::parse(&body),
         Ok((status, Err(_))) => return error(stats, format!("http {status}")),
@@ -229,36 +317,61 @@ async fn one_fill(
     stats.preauth.record(micros(start));
     let Ok(approval) = approval else { return error(stats, "malformed".into()) };
     stats.count(approval.response_code.clone());
+    if kind == Kind::Decline {
+        stats.decline_fills += 1;
+        if approval.approved || approval.response_code != DECLINE_CODE {
+            stats.unexpected += 1;
+        }
+    } else if !approval.approved {
+        stats.unexpected += 1;
+    }
     if !approval.approved {
         return;
     }
     stats.approved += 1;
     progress.approved.fetch_add(1, Ordering::Relaxed);
-    let fuel = flow::dispense(fill, &approval);
-    let path = format!("{}/{}/completion", flow::AUTHORIZATIONS, approval.authorization_id);
+    let path = format!("{}/{}", flow::AUTHORIZATIONS, approval.authorization_id);
+    if kind != Kind::Complete {
+        // A reversal, or an approved decline fill: release the hold.
+        let start = Instant::now();
+        match run.terminal.post(&format!("{path}/reversal"), &json!({})).await {
+            Ok(answer) if answer.is_success() => {
+                stats.reversal.record(micros(start));
+                stats.reversed += 1;
+            }
+            Ok(answer) => phase_error(stats, progress, "reversal", &answer.status, &answer.body),
+            Err(e) => phase_error(stats, progress, "reversal", &"-", &e),
+        }
+        return;
+    }
+    let fuel = flow::dispense(&fill, &approval);
     let body = json!({"amount": fuel.amount, "volume_ml": fuel.volume_ml, "product": fuel.product});
     let start = Instant::now();
-    match terminal.post(&path, &body).await {
+    match run.terminal.post(&format!("{path}/completion"), &body).await {
         Ok(answer) if answer.is_success() => {
             stats.completion.record(micros(start));
             stats.completed += 1;
         }
-        Ok(answer) => {
-            stats.errors += 1;
-            progress.errors.fetch_add(1, Ordering::Relaxed);
-            eprintln!("\ncompletion: HTTP {} {}", answer.status, answer.body);
-        }
-        Err(e) => {
-            stats.errors += 1;
-            progress.errors.fetch_add(1, Ordering::Relaxed);
-            eprintln!("\ncompletion: {e}");
-        }
+        Ok(answer) => phase_error(stats, progress, "completion", &answer.status, &answer.body),
+        Err(e) => phase_error(stats, progress, "completion", &"-", &e),
     }
 }
 
-async fn report_progress(progress: Arc<Progress>, limit: Limit, start: Instant) {
+fn phase_error(
+    stats: &mut Stats,
+    progress: &Progress,
+    phase: &str,
+    status: &dyn std::fmt::Display,
+    detail: &dyn std::fmt::Display,
+) {
+    stats.errors += 1;
+    progress.errors.fetch_add(1, Ordering::Relaxed);
+    eprintln!("\n{phase}: HTTP {status} {detail}");
+}
+
+async fn report_progress(run: Arc<Run>, limit: Limit, start: Instant) {
     loop {
-        print_progress(&progress, limit, start);
+        print_progress(&run.progress, limit, start);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -280,23 +393,91 @@ fn print_progress(progress: &Progress, limit: Limit, start: Instant) {
     let _ = std::io::stderr().flush();
 }
 
-fn print_summary(stats: &Stats, elapsed_ms: u64, opts: &LoadOptions) {
-    let fills = stats.fills();
-    println!(
-        "load: {fills} fills in {elapsed_ms} ms with {} pumps and {} wallets: {} fills/s",
-        opts.pumps,
-        opts.wallets,
-        per_second(fills, elapsed_ms)
-    );
-    println!(
-        "approved {}, declined {}, errors {}, completed {}",
-        stats.approved,
-        fills - stats.approved - stats.errors,
-        stats.errors,
-        stats.completed
-    );
-    println!("{}", LatencyLine("pre-authorization", &stats.preauth));
-    println!("{}", LatencyLine("completion", &stats.completion));
-    let codes: Vec<String> = stats.codes.iter().map(|(c, n)| format!("{c}={n}")).collect();
-    println!("response codes: {}", codes.join(" "));
+/// The end of the run, for the summary.
+struct Summary<'a> {
+    stats: &'a Stats,
+    elapsed_ms: u64,
+    setup_ms: u64,
+    wallets: usize,
+    fleets: usize,
+}
+
+impl Summary<'_> {
+    fn print(&self, opts: &LoadOptions, mix: &Mix) {
+        let Summary { stats, elapsed_ms, setup_ms, wallets, .. } = *self;
+        let fills = stats.fills();
+        let per_s = per_second(fills, elapsed_ms);
+        println!("setup: {wallets} phones in {setup_ms} ms");
+        match opts.rate {
+            None => println!(
+                "load: {fills} fills in {elapsed_ms} ms with {} pumps and {wallets} wallets: \
+                 {per_s} fills/s",
+                opts.pumps
+            ),
+            Some(rate) => println!(
+                "load: {fills} fills in {elapsed_ms} ms at {rate}/s scheduled (open loop) with \
+                 {wallets} wallets: {per_s} fills/s"
+            ),
+        }
+        println!(
+            "approved {}, declined {}, errors {}, completed {}, reversed {}",
+            stats.approved,
+            self.declined(),
+            stats.errors,
+            stats.completed,
+            stats.reversed
+        );
+        println!(
+            "mix: nfc {}, qr {}; decline fills {} (expect {DECLINE_CODE} {}), unexpected answers \
+             {}; replenishments {}",
+            stats.nfc,
+            fills.saturating_sub(stats.nfc),
+            stats.decline_fills,
+            decline_product(&opts.product),
+            stats.unexpected,
+            stats.replenished
+        );
+        println!("{}", LatencyLine("pre-authorization", &stats.preauth, elapsed_ms));
+        println!("{}", LatencyLine("completion", &stats.completion, elapsed_ms));
+        println!("{}", LatencyLine("reversal", &stats.reversal, elapsed_ms));
+        let codes: Vec<String> = stats.codes.iter().map(|(c, n)| format!("{c}={n}")).collect();
+        println!("response codes: {}", codes.join(" "));
+        println!("RESULT {}", self.json(opts, mix));
+    }
+
+    fn declined(&self) -> u64 {
+        self.stats.fills().saturating_sub(self.stats.approved + self.stats.errors)
+    }
+
+    /// The machine-readable line: counts, milliseconds, latencies in microseconds.
+    fn json(&self, opts: &LoadOptions, mix: &Mix) -> serde_json::Value {
+        let s = self.stats;
+        json!({
+            "mode": if opts.rate.is_some() { "open" } else { "closed" },
+            "rate": opts.rate,
+            "pumps": opts.rate.is_none().then_some(opts.pumps),
+            "fleets": self.fleets,
+            "wallets": self.wallets,
+            "setup_ms": self.setup_ms,
+            "elapsed_ms": self.elapsed_ms,
+            "fills": s.fills(),
+            "per_s": per_second(s.fills(), self.elapsed_ms),
+            "nfc_percent": mix.nfc_percent,
+            "reversal_percent": mix.reversal_percent,
+            "decline_percent": mix.decline_percent,
+            "approved": s.approved,
+            "declined": self.declined(),
+            "errors": s.errors,
+            "completed": s.completed,
+            "reversed": s.reversed,
+            "replenished": s.replenished,
+            "nfc": s.nfc,
+            "decline_fills": s.decline_fills,
+            "unexpected": s.unexpected,
+            "codes": s.codes,
+            "preauth": s.preauth.json(self.elapsed_ms),
+            "completion": s.completion.json(self.elapsed_ms),
+            "reversal": s.reversal.json(self.elapsed_ms),
+        })
+    }
 }

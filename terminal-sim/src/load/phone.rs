@@ -1,6 +1,8 @@
 //! A phone for the load benchmark, in process: a P-256 device key, enrolment, a token with
-//! its LUK batch opened by `emv::luk_batch`, QR payment data made exactly as
-//! docs/CRYPTOGRAM.md says (`emv::cryptogram`, `emv::qr`), and signed replenishment.
+//! its LUK batch opened by `emv::luk_batch`, payment data made exactly as
+//! docs/CRYPTOGRAM.md says — QR (`emv::cryptogram`, `emv::qr`) or the GET PROCESSING
+//! OPTIONS answer of an NFC tap over the terminal's PDOL data (`emv::gpo`) — and signed
+//! replenishment.
 //!
 //! The clock offset comes from `GET /v1/time` (midpoint of send and receive). Unlike the
 //! real wallet this phone does not verify the time signature: it benchmarks a server it
@@ -10,7 +12,8 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use emv::cryptogram::{self, CryptogramInput, EntryMode};
+use emv::cryptogram::{self, CryptogramInput, EntryMode, TerminalData};
+use emv::gpo::{self, ProcessingOptions};
 use emv::luk_batch::{self, EncryptedBatch, LukEntry};
 use emv::qr::{ChipData, CpmPayload, TokenData};
 use p256::ecdsa::signature::Signer;
@@ -35,6 +38,13 @@ struct Key {
     used: u16,
 }
 
+/// One cryptogram's output, before it is put into a QR payload or a GPO answer.
+struct Generated {
+    cryptogram: [u8; cryptogram::CRYPTOGRAM_LEN],
+    iad: Vec<u8>,
+    card_unpredictable_number: [u8; 4],
+}
+
 /// One enrolled phone holding one token.
 pub struct Phone {
     driver: UserClient,
@@ -49,12 +59,18 @@ pub struct Phone {
     synced_at: Instant,
     /// Key indexes with their use counts, for every key this phone ever held.
     history: Vec<([u8; 6], u16)>,
+    /// Replenishments since provisioning.
+    pub replenishments: u64,
 }
 
 impl Phone {
     /// Syncs the clock, enrols a new device key for the logged-in driver and provisions a
-    /// token for the driver's first active card.
-    pub async fn enrol_and_provision(driver: UserClient, label: &str) -> Result<Phone> {
+    /// token for `card` (the driver's first active card when `None`).
+    pub async fn enrol_and_provision(
+        driver: UserClient,
+        label: &str,
+        card: Option<&str>,
+    ) -> Result<Phone> {
         let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
         let public_sec1 = secret.public_key().to_sec1_bytes().to_vec();
         let mut phone = Phone {
@@ -69,16 +85,23 @@ impl Phone {
             offset_ms: 0,
             synced_at: Instant::now(),
             history: Vec::new(),
+            replenishments: 0,
         };
         phone.sync().await?;
         let device_id = phone.enrol(label).await?;
-        let cards = phone.driver.get("/v1/cards?status=active").await?.ok("listing cards")?;
-        let card = cards
-            .as_array()
-            .and_then(|c| c.first())
-            .and_then(|c| c["id"].as_str())
-            .ok_or("the driver has no active card")?
-            .to_owned();
+        let card = match card {
+            Some(card) => card.to_owned(),
+            None => {
+                let cards =
+                    phone.driver.get("/v1/cards?status=active").await?.ok("listing cards")?;
+                cards
+                    .as_array()
+                    .and_then(|c| c.first())
+                    .and_then(|c| c["id"].as_str())
+                    .ok_or("the driver has no active card")?
+                    .to_owned()
+            }
+        };
         let answer = phone
             .driver
             .post(&format!("/v1/cards/{card}/tokens"), &json!({"device_id": device_id}))
@@ -167,12 +190,13 @@ impl Phone {
             .post(&format!("/v1/tokens/{}/replenish", self.token_id), &body)
             .await?
             .ok("replenishment")?;
+        self.replenishments += 1;
         self.accept_batch(&answer)
     }
 
-    /// The next QR payload (a new ATC; the key that expires first pays first), replenishing
-    /// first when no key is left.
-    pub async fn next_qr(&mut self) -> Result<String> {
+    /// Spends the next ATC on the key that expires first (replenishing first when no key
+    /// is left) and computes the cryptogram over `terminal` (NFC) or no terminal data (QR).
+    async fn generate(&mut self, terminal: Option<TerminalData>) -> Result<Generated> {
         if self.pick_key().is_none() {
             self.replenish().await?;
         }
@@ -183,30 +207,67 @@ impl Phone {
         let key = &mut self.keys[index];
         key.used += 1;
         let input = CryptogramInput {
-            entry_mode: EntryMode::Qr,
+            entry_mode: if terminal.is_some() { EntryMode::Nfc } else { EntryMode::Qr },
             token_pan: self.token_pan.clone(),
             key_index: key.entry.key_index,
             atc: self.atc,
             generated_at_ms,
             sync_age_s,
             cdcvm: true,
-            terminal: None,
+            terminal,
             card_unpredictable_number: rand::random(),
         };
         let bytes = input.to_bytes()?;
+        Ok(Generated {
+            cryptogram: cryptogram::compute(&key.entry.luk, &bytes),
+            iad: input.iad(self.imk_version).to_bytes().to_vec(),
+            card_unpredictable_number: input.card_unpredictable_number,
+        })
+    }
+
+    /// The next QR payload (a new ATC; the key that expires first pays first), replenishing
+    /// first when no key is left.
+    pub async fn next_qr(&mut self) -> Result<String> {
+        let g = self.generate(None).await?;
         let payload = CpmPayload {
             aid: AID.to_vec(),
             label: Some(LABEL.into()),
             token: TokenData::Pan(self.token_pan.clone()),
             chip: ChipData {
-                cryptogram: cryptogram::compute(&key.entry.luk, &bytes),
+                cryptogram: g.cryptogram,
                 atc: self.atc,
-                iad: input.iad(self.imk_version).to_bytes().to_vec(),
-                unpredictable_number: input.card_unpredictable_number,
+                iad: g.iad,
+                unpredictable_number: g.card_unpredictable_number,
             },
             unknown: Vec::new(),
         };
         Ok(emv::qr::try_encode(&payload)?)
+    }
+
+    /// A tap: the PDOL data the terminal sends for `terminal` and the phone's GET
+    /// PROCESSING OPTIONS answer (template `77`) with a cryptogram over that data, both as
+    /// the hex the authorization request carries: `(gpo_response, pdol_data)`.
+    pub async fn tap(&mut self, terminal: TerminalData) -> Result<(String, String)> {
+        let pdol = gpo::pdol_data(&terminal).ok_or("terminal values do not fit the PDOL")?;
+        let g = self.generate(Some(terminal)).await?;
+        let answer = ProcessingOptions {
+            token_pan: self.token_pan.clone(),
+            atc: self.atc,
+            cryptogram: g.cryptogram,
+            iad: g.iad,
+            card_unpredictable_number: g.card_unpredictable_number,
+        };
+        let gpo = answer.encode().ok_or("the token does not fit a GPO answer")?;
+        Ok((hex::encode(gpo), hex::encode(pdol)))
+    }
+
+    /// Like a real wallet, replenishes ahead of the next payment once every key is spent,
+    /// so the signed usage report and the HSM's work stay off the payment's path.
+    pub async fn replenish_if_spent(&mut self) -> Result<()> {
+        if self.pick_key().is_none() {
+            self.replenish().await?;
+        }
+        Ok(())
     }
 
     fn pick_key(&self) -> Option<usize> {
