@@ -1,14 +1,16 @@
 //! Fleet accounts: balances, top-ups by the issuer, the statement, and the fleet's view of
 //! its authorizations.
 
-use crate::views::{AccountView, AuthorizationView, PostingView};
+use crate::views::{
+    AccountView, AuthorizationQuery, AuthorizationView, PostingView, MAX_AUTHORIZATIONS,
+};
 use crate::{now_us, Authorizer};
 use domain::{CardId, FieldError, OrgId, Role};
 use issuing::{IssuingError, Principal, Result};
 use serde::Deserialize;
-use store::{AuthorizerStore, Store};
+use store::{AuthorizationFilter, AuthorizerStore, Store};
 
-/// Most rows a statement or listing returns.
+/// Most rows a statement returns.
 pub const MAX_LISTING_ROWS: i64 = 500;
 
 #[derive(Debug, Deserialize)]
@@ -88,34 +90,57 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         }
     }
 
-    /// Fills of the caller's fleet: owners all, admins their depots' cards, drivers their
-    /// own cards; `card` narrows to one card the caller may read.
+    /// Fills of the caller's fleet, newest first, up to `MAX_LISTING_ROWS`: owners all,
+    /// admins their depots' cards, drivers their own cards; `card` narrows to one card the
+    /// caller may read.
     pub async fn authorizations(
         &self,
         who: &Principal,
         card: Option<CardId>,
     ) -> Result<Vec<AuthorizationView>> {
+        let q = AuthorizationQuery { card_id: card, ..AuthorizationQuery::default() };
+        self.find_authorizations(who, &q, MAX_LISTING_ROWS).await
+    }
+
+    /// Fills of the caller's fleet matching `q`, newest first, at most `q.limit` (default
+    /// and most `MAX_AUTHORIZATIONS`), within the same scope as [`Self::authorizations`].
+    pub async fn search_authorizations(
+        &self,
+        who: &Principal,
+        q: &AuthorizationQuery,
+    ) -> Result<Vec<AuthorizationView>> {
+        let limit = q.limit.unwrap_or(MAX_AUTHORIZATIONS).clamp(1, MAX_AUTHORIZATIONS);
+        self.find_authorizations(who, q, limit).await
+    }
+
+    /// One query whatever the scope: a named card must be one the caller may read (404
+    /// otherwise), and the role's scope applies on top.
+    async fn find_authorizations(
+        &self,
+        who: &Principal,
+        q: &AuthorizationQuery,
+        limit: i64,
+    ) -> Result<Vec<AuthorizationView>> {
         let org = who.org()?;
-        let visible_cards = match card {
-            Some(id) => Some(vec![self.issuing.visible_card(who, id).await?.id]),
-            None if who.role == Role::Owner => None,
-            None => Some(self.issuing.list_cards(who, None).await?.iter().map(|c| c.id).collect()),
+        if let Some(card) = q.card_id {
+            self.issuing.visible_card(who, card).await?;
+        }
+        let (group_path, card_holder) = match who.role {
+            Role::Driver => (None, Some(who.user_id)),
+            _ => (who.fleet_scope()?.group_path, None),
         };
-        let rows = match &visible_cards {
-            None => self.store().list_authorizations(org, None, MAX_LISTING_ROWS).await?,
-            Some(cards) => {
-                let mut rows = Vec::new();
-                for card in cards {
-                    rows.extend(
-                        self.store()
-                            .list_authorizations(org, Some(*card), MAX_LISTING_ROWS)
-                            .await?,
-                    );
-                }
-                rows.sort_by_key(|r| std::cmp::Reverse(r.created_us));
-                rows
-            }
+        let filter = AuthorizationFilter {
+            group_path,
+            card_holder,
+            card_id: q.card_id,
+            status: q.status,
+            driver_id: q.driver_id,
+            vehicle_id: q.vehicle_id,
+            station_id: q.station_id,
+            from_us: q.from_us,
+            to_us: q.to_us,
         };
+        let rows = self.store().search_authorizations(org, &filter, limit).await?;
         Ok(rows.iter().map(AuthorizationView::from).collect())
     }
 }

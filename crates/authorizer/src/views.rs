@@ -1,6 +1,6 @@
 //! What the authorizer answers.
 
-use domain::{AuthorizationId, CardId, Product, StationId, TerminalId};
+use domain::{AuthorizationId, CardId, Product, StationId, TerminalId, UserId, VehicleId};
 use issuing::views::rfc3339;
 use serde::{Deserialize, Serialize};
 use store::{AccountRecord, AuthorizationRecord, PostingRecord, StationRecord, TerminalRecord};
@@ -80,6 +80,26 @@ pub struct AuthorizationAnswer {
     pub approved_volume_ml: i64,
     pub allowed_products: Vec<Product>,
     pub hold_expires_at: Option<String>,
+}
+
+/// Most authorizations one `GET /v1/authorizations` returns, and its default `limit`.
+pub const MAX_AUTHORIZATIONS: i64 = 200;
+
+/// What a fleet asks `GET /v1/authorizations` for, parsed: every `None` matches all. The
+/// caller's scope is added by the service, never taken from here.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizationQuery {
+    pub card_id: Option<CardId>,
+    pub status: Option<store::AuthStatus>,
+    pub driver_id: Option<UserId>,
+    pub vehicle_id: Option<VehicleId>,
+    pub station_id: Option<StationId>,
+    /// Created at or after, unix microseconds.
+    pub from_us: Option<i64>,
+    /// Created before, unix microseconds.
+    pub to_us: Option<i64>,
+    /// At most this many (1 to `MAX_AUTHORIZATIONS`); the newest come first.
+    pub limit: Option<i64>,
 }
 
 /// An authorization as a fleet sees it.

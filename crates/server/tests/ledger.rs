@@ -1,7 +1,8 @@
-//! A random walk over the ledger: credits, pre-authorizations (full and partial),
-//! completions, reversals and expiries in random order, with the invariants checked after
+//! A property test over the ledger: random sequences of credits, pre-authorizations (full
+//! and partial), completions, reversals and expiries, with the invariants checked after
 //! every step against a model and the database: the ledger balances, the holds are exactly
-//! the open approvals, and no period limit is ever exceeded.
+//! the open approvals, and no period limit is ever exceeded. A failing sequence is shrunk
+//! to a minimal one, which proptest prints.
 
 mod common;
 
@@ -9,28 +10,46 @@ use axum::http::StatusCode;
 use common::phone::{now_ms, Phone};
 use common::terminal::Terminal;
 use common::{Backend, TestApp};
+use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::json;
 use sqlx::{Connection, Row};
 
 both_backends!(random_sequences_keep_the_ledger_and_the_limits);
 
-/// Steps per walk, and the card's daily amount limit the walk pushes against.
-const STEPS: usize = 60;
+/// Sequences per backend, and steps per sequence: each sequence starts a fresh
+/// application, so these keep the test to seconds.
+const CASES: u32 = 12;
+const MAX_STEPS: usize = 30;
+/// Each shrink step replays a sequence on a fresh application: bound the time a failure
+/// spends finding its minimal sequence.
+const MAX_SHRINK_ITERS: u32 = 64;
+/// The card's daily amount limit the walk pushes against.
 const DAILY_LIMIT: i64 = 60_000;
+/// Credited before the first step, so most sequences have money to hold.
+const OPENING_CREDIT: i64 = 50_000;
 
-/// xorshift64*: deterministic, so a failing walk can be replayed from its seed.
-struct Rng(u64);
+/// One step. `pick` chooses among the open approvals (modulo their number), so a shrunk
+/// sequence stays meaningful whatever came before.
+#[derive(Debug, Clone)]
+enum Op {
+    Credit { amount: i64 },
+    Authorize { amount: i64, partial: bool },
+    Complete { pick: usize, permille: i64 },
+    Reverse { pick: usize },
+    Expire { pick: usize },
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => (1_000i64..31_000).prop_map(|amount| Op::Credit { amount }),
+        2 => (500i64..20_500, any::<bool>())
+            .prop_map(|(amount, partial)| Op::Authorize { amount, partial }),
+        1 => (0usize..16, 0i64..=1_000)
+            .prop_map(|(pick, permille)| Op::Complete { pick, permille }),
+        1 => (0usize..16).prop_map(|pick| Op::Reverse { pick }),
+        1 => (0usize..16).prop_map(|pick| Op::Expire { pick }),
+    ]
 }
 
 #[derive(Default)]
@@ -41,7 +60,49 @@ struct Model {
     spent: i64,
 }
 
+impl Model {
+    fn take(&mut self, pick: usize) -> Option<(String, i64)> {
+        let n = self.open.len();
+        (n > 0).then(|| self.open.remove(pick % n))
+    }
+}
+
+/// The runner is synchronous; each case runs its async walk on this test's runtime.
 async fn random_sequences_keep_the_ledger_and_the_limits(b: Backend) {
+    let config = ProptestConfig {
+        cases: CASES,
+        max_shrink_iters: MAX_SHRINK_ITERS,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let sequences = prop::collection::vec(op(), 1..=MAX_STEPS);
+    let handle = tokio::runtime::Handle::current();
+    let result = tokio::task::block_in_place(|| {
+        runner.run(&sequences, |ops| {
+            handle.block_on(walk(b, &ops));
+            Ok(())
+        })
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
+
+/// A fleet with the opening credit, a daily limit on Anna's card, a terminal, her phone.
+struct Walk {
+    app: TestApp,
+    terminal: Terminal,
+    phone: Phone,
+    owner: String,
+    operator: String,
+    org: String,
+    card: String,
+    model: Model,
+    atc: u16,
+}
+
+async fn walk(b: Backend, ops: &[Op]) {
     let Some(app) = TestApp::start_with(b, |c| {
         c.tokens.luk_batch_size = 32;
         c.tokens.luk_max_uses = 8;
@@ -50,81 +111,79 @@ async fn random_sequences_keep_the_ledger_and_the_limits(b: Backend) {
     else {
         return;
     };
-    let terminal = Terminal::register(&app).await;
-    let (owner, operator, anna) = (app.owner().await, app.operator().await, app.anna().await);
-    let org = app.get("/v1/me", &owner).await.1["org_id"].as_str().unwrap().to_owned();
-    let card = app.north_card();
-    assert_eq!(
-        app.put(
-            &format!("/v1/cards/{card}/controls"),
-            &owner,
-            json!({"daily": {"amount": DAILY_LIMIT}})
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
-    let mut phone = Phone::new();
-    phone.enrol(&app, &anna).await;
-    phone.provision(&app, &anna, &card).await;
-    let mut rng = Rng(0x5EED_F0E1_C0DE_u64 ^ (b as u64 + 1));
-    let mut model = Model::default();
-    let mut atc = 0u16;
-    for step in 0..STEPS {
-        match rng.below(6) {
-            0 => {
-                let amount = i64::try_from(1_000 + rng.below(30_000)).unwrap();
-                let (status, _) = app
-                    .post(
-                        &format!("/v1/orgs/{org}/account/credits"),
-                        &operator,
-                        json!({"amount": amount}),
-                    )
-                    .await;
-                assert_eq!(status, StatusCode::OK);
-                model.credited += amount;
+    let mut w = Walk::setup(app).await;
+    for (step, op) in ops.iter().enumerate() {
+        w.apply(op, step).await;
+        check_invariants(&w.app, &w.org, &w.owner, &w.card, &w.model, step).await;
+    }
+}
+
+impl Walk {
+    async fn setup(app: TestApp) -> Walk {
+        let terminal = Terminal::register(&app).await;
+        let (owner, operator, anna) = (app.owner().await, app.operator().await, app.anna().await);
+        let org = app.get("/v1/me", &owner).await.1["org_id"].as_str().unwrap().to_owned();
+        let card = app.north_card();
+        let limit = json!({"daily": {"amount": DAILY_LIMIT}});
+        let path = format!("/v1/cards/{card}/controls");
+        assert_eq!(app.put(&path, &owner, limit).await.0, StatusCode::OK);
+        let mut phone = Phone::new();
+        phone.enrol(&app, &anna).await;
+        phone.provision(&app, &anna, &card).await;
+        let model = Model::default();
+        let mut w = Walk { app, terminal, phone, owner, operator, org, card, model, atc: 0 };
+        w.credit(OPENING_CREDIT).await;
+        w
+    }
+
+    async fn apply(&mut self, op: &Op, step: usize) {
+        match *op {
+            Op::Credit { amount } => self.credit(amount).await,
+            Op::Authorize { amount, partial } => self.authorize(amount, partial, step).await,
+            Op::Complete { pick, permille } => {
+                let Some((id, held)) = self.model.take(pick) else { return };
+                self.complete(&id, held * permille / 1_000, step).await;
             }
-            1 | 2 => {
-                atc += 1;
-                let amount = i64::try_from(500 + rng.below(20_000)).unwrap();
-                let qr = phone.qr(usize::from(atc / 8), atc, now_ms());
-                let answer = terminal.authorize(&app, &qr, amount, rng.below(2) == 0).await;
-                if answer["approved"] == true {
-                    let held = answer["approved_amount"].as_i64().unwrap();
-                    assert!(held <= amount && held > 0, "step {step}: {answer}");
-                    model
-                        .open
-                        .push((answer["authorization_id"].as_str().unwrap().to_owned(), held));
-                }
+            Op::Reverse { pick } => {
+                let Some((id, _)) = self.model.take(pick) else { return };
+                let path = format!("/v1/terminal/authorizations/{id}/reversal");
+                let (status, body) = self.terminal.send(&self.app, &path, &json!({})).await;
+                assert_eq!(status, StatusCode::OK, "step {step}: {body}");
             }
-            3 if !model.open.is_empty() => {
-                let (id, held) =
-                    model.open.remove(usize::try_from(rng.below(model.open.len() as u64)).unwrap());
-                let amount = i64::try_from(rng.below(u64::try_from(held).unwrap() + 1)).unwrap();
-                let body = json!({"amount": amount, "volume_ml": amount * 5, "product": "diesel"});
-                let (status, done) = terminal
-                    .send(&app, &format!("/v1/terminal/authorizations/{id}/completion"), &body)
-                    .await;
-                assert_eq!(status, StatusCode::OK, "step {step}: {done}");
-                model.spent += amount;
+            Op::Expire { pick } => {
+                let Some((id, _)) = self.model.take(pick) else { return };
+                expire_now(&self.app, &id).await;
+                let expired = self.app.state.authorizer.expire_holds().await.unwrap();
+                assert_eq!(expired, 1, "step {step}");
             }
-            4 if !model.open.is_empty() => {
-                let (id, _) =
-                    model.open.remove(usize::try_from(rng.below(model.open.len() as u64)).unwrap());
-                let (status, _) = terminal
-                    .send(&app, &format!("/v1/terminal/authorizations/{id}/reversal"), &json!({}))
-                    .await;
-                assert_eq!(status, StatusCode::OK);
-            }
-            5 if !model.open.is_empty() => {
-                let (id, _) =
-                    model.open.remove(usize::try_from(rng.below(model.open.len() as u64)).unwrap());
-                expire_now(&app, &id).await;
-                assert_eq!(app.state.authorizer.expire_holds().await.unwrap(), 1, "step {step}");
-            }
-            _ => {}
         }
-        check_invariants(&app, &org, &owner, &card, &model, step).await;
+    }
+
+    async fn credit(&mut self, amount: i64) {
+        let path = format!("/v1/orgs/{}/account/credits", self.org);
+        let (status, body) = self.app.post(&path, &self.operator, json!({"amount": amount})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        self.model.credited += amount;
+    }
+
+    async fn authorize(&mut self, amount: i64, partial: bool, step: usize) {
+        self.atc += 1;
+        let qr = self.phone.qr(usize::from(self.atc / 8), self.atc, now_ms());
+        let answer = self.terminal.authorize(&self.app, &qr, amount, partial).await;
+        if answer["approved"] == true {
+            let held = answer["approved_amount"].as_i64().unwrap();
+            assert!(held <= amount && held > 0, "step {step}: {answer}");
+            let id = answer["authorization_id"].as_str().unwrap().to_owned();
+            self.model.open.push((id, held));
+        }
+    }
+
+    async fn complete(&mut self, id: &str, amount: i64, step: usize) {
+        let body = json!({"amount": amount, "volume_ml": amount * 5, "product": "diesel"});
+        let path = format!("/v1/terminal/authorizations/{id}/completion");
+        let (status, done) = self.terminal.send(&self.app, &path, &body).await;
+        assert_eq!(status, StatusCode::OK, "step {step}: {done}");
+        self.model.spent += amount;
     }
 }
 

@@ -4,7 +4,9 @@
 
 use crate::fraud::*;
 use crate::StoreError;
-use domain::{AuthorizationId, CardId, OrgId, Product, StationId, TerminalId, TokenId};
+use domain::{
+    AuthorizationId, CardId, OrgId, Product, StationId, TerminalId, TokenId, UserId, VehicleId,
+};
 use std::future::Future;
 use uuid::Uuid;
 
@@ -105,6 +107,27 @@ impl AuthStatus {
             .into_iter()
             .find(|x| x.as_str() == s)
     }
+}
+
+/// Which of an org's authorizations a listing returns. The first two fields are the
+/// caller's visibility, the rest what the caller asked for; every `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizationFilter {
+    /// Only fills of cards whose group lies under this path (an admin's subtree).
+    pub group_path: Option<String>,
+    /// Only fills of cards bound to this driver now (a driver sees their own cards).
+    pub card_holder: Option<UserId>,
+    pub card_id: Option<CardId>,
+    pub status: Option<AuthStatus>,
+    /// Fills made while this driver held the card (binding history at the fill's time).
+    pub driver_id: Option<UserId>,
+    /// Fills made while the card was bound to this vehicle.
+    pub vehicle_id: Option<VehicleId>,
+    pub station_id: Option<StationId>,
+    /// Created at or after (unix microseconds).
+    pub from_us: Option<i64>,
+    /// Created before (unix microseconds).
+    pub to_us: Option<i64>,
 }
 
 /// One pre-authorization and what became of it.
@@ -241,6 +264,14 @@ pub trait AuthorizerStore: Clone + Send + Sync + 'static {
         &self,
         org: OrgId,
         card: Option<CardId>,
+        limit: i64,
+    ) -> impl Future<Output = R<Vec<AuthorizationRecord>>> + Send;
+    /// A fleet's fills matching `filter`, newest first, at most `limit`: one query, whatever
+    /// the caller's scope.
+    fn search_authorizations(
+        &self,
+        org: OrgId,
+        filter: &AuthorizationFilter,
         limit: i64,
     ) -> impl Future<Output = R<Vec<AuthorizationRecord>>> + Send;
     fn card_usage(
