@@ -18,6 +18,8 @@
 
 pub mod clock;
 pub mod countdown;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hce;
 pub mod secret;
 pub mod store;

@@ -7,12 +7,14 @@ pub mod authorize;
 pub mod card;
 pub mod controls;
 pub mod decline;
+pub mod fuzzing;
 pub mod ids;
 pub mod luhn;
 pub mod money;
 pub mod payment_time;
 pub mod product;
 pub mod role;
+pub mod terminal_request;
 pub mod validate;
 
 pub use card::{CardStatus, TransitionError};

@@ -276,7 +276,7 @@ fn bcd<const N: usize>(mut value: u64) -> [u8; N] {
 }
 
 /// Year 20YY (a two-digit year is within this century for payment dates), real calendar.
-fn is_valid_date(year: u8, month: u8, day: u8) -> bool {
+pub(crate) fn is_valid_date(year: u8, month: u8, day: u8) -> bool {
     if year > 99 || !(1..=12).contains(&month) {
         return false;
     }

@@ -5,7 +5,7 @@
 //! Each check takes arbitrary bytes, returns quietly when the parser refuses them, and
 //! panics when an accepted input does not survive a round trip.
 
-use crate::{apdu, cryptogram, luk_batch, qr, terminal_auth, tlv};
+use crate::{apdu, cryptogram, gpo, luk_batch, qr, terminal_auth, tlv};
 
 /// Strict TLV is canonical: whatever decodes re-encodes to the very same bytes.
 pub fn check_tlv(data: &[u8]) {
@@ -37,6 +37,18 @@ pub fn check_apdu(data: &[u8]) {
     }
     if let Ok(response) = apdu::Response::parse(data) {
         assert_eq!(response.to_bytes(), data, "response re-encoding differs");
+    }
+}
+
+/// GPO data: PDOL data is canonical (what parses writes back to the same 17 bytes), and
+/// a parsed card answer encodes to bytes that parse to the same answer.
+pub fn check_gpo(data: &[u8]) {
+    if let Ok(terminal) = gpo::parse_pdol_data(data) {
+        assert_eq!(gpo::pdol_data(&terminal).as_ref().map(|d| &d[..]), Some(data), "PDOL data");
+    }
+    if let Ok(answer) = gpo::ProcessingOptions::parse(data) {
+        let bytes = answer.encode().expect("a parsed answer encodes");
+        assert_eq!(gpo::ProcessingOptions::parse(&bytes), Ok(answer), "GPO answer");
     }
 }
 

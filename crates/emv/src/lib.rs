@@ -7,7 +7,9 @@
 pub mod apdu;
 pub mod cryptogram;
 pub mod fuzzing;
+pub mod gpo;
 pub mod luk_batch;
+pub mod payment;
 pub mod qr;
 pub mod tags;
 pub mod terminal_auth;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use emv::apdu::{Command, Response, StatusWord};
 use emv::fuzzing::{
-    check_apdu, check_iad, check_luk_batch, check_qr, check_terminal_headers, check_tlv,
+    check_apdu, check_gpo, check_iad, check_luk_batch, check_qr, check_terminal_headers, check_tlv,
 };
 use emv::qr::{self, ChipData, CpmPayload, TokenData};
 
@@ -61,6 +61,41 @@ fn qr_decode_corpus() {
 #[test]
 fn apdu_parse_corpus() {
     replay("apdu_parse", check_apdu, |b| Command::parse(b).is_ok() || Response::parse(b).is_ok());
+}
+
+#[test]
+fn gpo_parse_corpus() {
+    replay("gpo_parse", check_gpo, |b| {
+        emv::gpo::parse_pdol_data(b).is_ok() || emv::gpo::ProcessingOptions::parse(b).is_ok()
+    });
+}
+
+fn gpo_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let terminal = emv::cryptogram::TerminalData {
+        amount_minor: 12_345,
+        currency_numeric: 978,
+        country_numeric: 276,
+        date: (26, 11, 23),
+        unpredictable_number: [0x1A, 0x2B, 0x3C, 0x4D],
+    };
+    let pdol = emv::gpo::pdol_data(&terminal).expect("sample PDOL data").to_vec();
+    let answer = emv::gpo::ProcessingOptions {
+        token_pan: "7001990000001234".to_owned(),
+        atc: 7,
+        cryptogram: [0x0C, 0x1A, 0x5E, 0x77, 0x90, 0x02, 0xB4, 0x3D],
+        iad: vec![0x06, 0x01, 0x0A, 0x03, 0x00, 0x00, 0x00],
+        card_unpredictable_number: [0x12, 0x34, 0x56, 0x78],
+    };
+    let answer = answer.encode().expect("sample answer");
+    let mut bad_date = pdol.clone();
+    bad_date[11] = 0x13;
+    vec![
+        ("valid-pdol-data.bin", pdol),
+        ("valid-gpo-answer.bin", answer.clone()),
+        ("invalid-pdol-date.bin", bad_date),
+        ("invalid-gpo-truncated.bin", answer[..answer.len() - 3].to_vec()),
+        ("invalid-gpo-template.bin", [&[0x70], &answer[1..]].concat()),
+    ]
 }
 
 fn sample_payload(token: TokenData) -> CpmPayload {
@@ -196,6 +231,7 @@ fn seed_corpus_is_committed() {
         ("iad_parse", iad_seeds()),
         ("luk_batch_open", luk_batch_seeds()),
         ("terminal_headers", terminal_header_seeds()),
+        ("gpo_parse", gpo_seeds()),
     ];
     for (target, seeds) in targets {
         let dir = corpus_dir(target);

@@ -27,11 +27,12 @@
 
 mod fci;
 
-pub use fci::{PDOL, PDOL_DATA_LEN};
+pub use emv::gpo::{PDOL, PDOL_DATA_LEN};
 
 use emv::apdu::PPSE_NAME;
 use emv::apdu::{Command, Response, StatusWord, INS_GET_PROCESSING_OPTIONS, INS_SELECT};
 use emv::cryptogram::TerminalData;
+use emv::gpo::{self, GpoError};
 use emv::tags;
 use emv::tlv;
 
@@ -135,7 +136,12 @@ impl<'w, S: SecureStore, C: DeviceClock> HceSession<'w, S, C> {
             Ok(payment) => {
                 self.last_error = None;
                 self.last_window = Some(payment.window);
-                Response::ok(fci::processing_options(&payment))
+                // The wallet only stores tokens the format carries; a failure here would
+                // be a corrupt store, which the terminal sees as a refusal.
+                match fci::processing_options(&payment) {
+                    Some(answer) => Response::ok(answer),
+                    None => Response::status(StatusWord::CONDITIONS_NOT_SATISFIED),
+                }
             }
             Err(e) => {
                 self.last_error = Some(e);
@@ -156,65 +162,17 @@ fn pdol_data(data: &[u8]) -> Result<[u8; PDOL_DATA_LEN], StatusWord> {
     value.try_into().map_err(|_| StatusWord::WRONG_LENGTH)
 }
 
-/// Reads the PDOL values; BCD digits only, a real date, codes of at most three digits.
+/// Reads the PDOL values (BCD digits only, a real date, codes of at most three digits).
 fn terminal_data(data: [u8; PDOL_DATA_LEN]) -> Result<TerminalData, StatusWord> {
-    let bad = StatusWord::WRONG_DATA;
-    let amount_minor = bcd(&data[0..6]).ok_or(bad)?;
-    let currency = bcd(&data[6..8]).and_then(|v| u16::try_from(v).ok()).ok_or(bad)?;
-    let country = bcd(&data[8..10]).and_then(|v| u16::try_from(v).ok()).ok_or(bad)?;
-    let [yy, mm, dd] = [data[10], data[11], data[12]].map(|b| bcd(&[b]));
-    let date = match (yy, mm, dd) {
-        (Some(y), Some(m), Some(d)) => (y as u8, m as u8, d as u8),
-        _ => return Err(bad),
-    };
-    let mut unpredictable_number = [0u8; 4];
-    unpredictable_number.copy_from_slice(&data[13..17]);
-    let terminal = TerminalData {
-        amount_minor,
-        currency_numeric: currency,
-        country_numeric: country,
-        date,
-        unpredictable_number,
-    };
-    check(&terminal)?;
-    Ok(terminal)
-}
-
-/// The encoder's own range checks, run on a throwaway input so a bad value is a status
-/// word here rather than a refused payment later.
-fn check(terminal: &TerminalData) -> Result<(), StatusWord> {
-    let probe = emv::cryptogram::CryptogramInput {
-        entry_mode: emv::cryptogram::EntryMode::Nfc,
-        token_pan: "000000000000".into(),
-        key_index: emv::cryptogram::KeyIndex([0; 6]),
-        atc: 0,
-        generated_at_ms: 0,
-        sync_age_s: 0,
-        cdcvm: false,
-        terminal: Some(*terminal),
-        card_unpredictable_number: [0; 4],
-    };
-    probe.to_bytes().map(|_| ()).map_err(|_| StatusWord::WRONG_DATA)
-}
-
-/// Packed BCD digits as a number; `None` if a nibble is not a digit.
-fn bcd(bytes: &[u8]) -> Option<u64> {
-    bytes
-        .iter()
-        .flat_map(|b| [b >> 4, b & 0x0F])
-        .try_fold(0u64, |acc, digit| (digit <= 9).then(|| acc * 10 + u64::from(digit)))
+    gpo::parse_pdol_data(&data).map_err(|e| match e {
+        GpoError::PdolLength => StatusWord::WRONG_LENGTH,
+        _ => StatusWord::WRONG_DATA,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bcd_reads_digits_and_refuses_nibbles_above_nine() {
-        assert_eq!(bcd(&[0x00, 0x00, 0x01, 0x23, 0x45]), Some(12_345));
-        assert_eq!(bcd(&[0x09, 0x78]), Some(978));
-        assert_eq!(bcd(&[0x1A]), None);
-    }
 
     #[test]
     fn terminal_data_from_the_pdol_order() {

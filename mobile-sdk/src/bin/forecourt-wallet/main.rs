@@ -10,7 +10,7 @@
 //! forecourt-wallet enrol --label "Anna's phone"
 //! forecourt-wallet cards
 //! forecourt-wallet provision --card <card id>
-//! forecourt-wallet qr            # live payload with a countdown; ctrl-c to stop
+//! forecourt-wallet qr            # live QR code with a countdown; ctrl-c to stop
 //! forecourt-wallet qr --once     # payload on stdout, e.g. for forecourt-terminal
 //! forecourt-wallet hce --socket /tmp/phone.sock
 //! ```
@@ -21,6 +21,7 @@ mod api;
 mod commands;
 mod hce_socket;
 mod qr;
+mod qr_draw;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +80,9 @@ enum Command {
         /// The driver confirmed with biometrics or passcode (CDCVM).
         #[arg(long)]
         cdcvm: bool,
+        /// The terminal has a light background (the code is drawn dark-on-light).
+        #[arg(long)]
+        light_background: bool,
     },
     /// Act as the NFC card: serve APDUs on a Unix socket (u16 big-endian length-prefixed
     /// frames, one APDU per frame, one connection per tap).
@@ -123,8 +127,14 @@ async fn run(cli: Cli) -> CliResult {
         Command::Provision { card } => ctx.provision(&card).await,
         Command::Replenish => ctx.replenish().await,
         Command::Status => ctx.status(),
-        Command::Qr { once: true, cdcvm } => qr::once(&mut ctx, cdcvm).await,
-        Command::Qr { once: false, cdcvm } => qr::live(&mut ctx, cdcvm).await,
+        Command::Qr { once: true, cdcvm, .. } => qr::once(&mut ctx, cdcvm).await,
+        Command::Qr { once: false, cdcvm, light_background } => {
+            let palette = match light_background {
+                true => qr_draw::Palette::DarkOnLight,
+                false => qr_draw::Palette::LightOnDark,
+            };
+            qr::live(&mut ctx, cdcvm, palette).await
+        }
         Command::Hce { socket, cdcvm } => hce_socket::serve(&mut ctx, &socket, cdcvm).await,
     }
 }

@@ -1,12 +1,12 @@
-//! `qr`: QR payment data. No QR-code crate is among the workspace's dependencies, so the
-//! payload is printed as text (what a QR code would encode) under a live countdown bar
-//! (`PaymentWindow::countdown_text`, drawn by `countdown::render_bar`);
-//! when the data expires a new payload is made (a new ATC, a new cryptogram).
+//! `qr`: QR payment data, drawn as a QR code (`qr_draw`) above a live countdown bar
+//! (`PaymentWindow::countdown_text`, drawn by `countdown::render_bar`); when the data
+//! expires a new code is made (a new ATC, a new cryptogram) and drawn in its place.
 
 use std::io::Write;
 use std::time::Duration;
 
 use crate::commands::Context;
+use crate::qr_draw::{self, Palette};
 use crate::CliResult;
 
 /// Cells of the countdown bar.
@@ -35,12 +35,15 @@ pub async fn once(ctx: &mut Context, cdcvm: bool) -> CliResult {
 }
 
 /// Payload after payload, each with its countdown, until ctrl-c.
-pub async fn live(ctx: &mut Context, cdcvm: bool) -> CliResult {
+pub async fn live(ctx: &mut Context, cdcvm: bool, palette: Palette) -> CliResult {
     loop {
         prepare(ctx).await?;
         let (payload, window) = ctx.wallet.qr_payload(cdcvm)?;
-        println!("\nShow this at the pump (EMV QR payload):\n{}\n", payload.as_str());
+        let drawing = qr_draw::draw(payload.as_str(), palette)
+            .ok_or("the payment data does not fit a QR code")?;
         drop(payload);
+        // Clear the screen and home the cursor so each new code replaces the last.
+        println!("\x1b[2J\x1b[HShow this at the pump:\n{drawing}\n");
         loop {
             let Ok(now) = ctx.wallet.now_ms() else {
                 println!("\nthe clock can no longer be trusted: syncing again");
