@@ -61,7 +61,9 @@ impl<S: Store> Issuing<S> {
             audit.on(Some(org.id), "org", org.id.0, "org.created").after(&view.org),
             audit.on(Some(org.id), "user", owner.id.0, "user.created").after(&view.owner.user),
         ];
-        let fx = Effects::audit(events).with_idempotency(idempotency::record(who, key, &view)?);
+        // The replay copy withholds the owner's invite token (see `InvitedUserView`).
+        let replay = CreatedOrgView { org: view.org.clone(), owner: view.owner.withheld() };
+        let fx = Effects::audit(events).with_idempotency(idempotency::record(who, key, &replay)?);
         let result = self.store.create_org(&org, &owner, fx).await.map(|()| view);
         idempotency::settle(&self.store, who, key, result).await
     }

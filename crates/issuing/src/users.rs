@@ -62,7 +62,7 @@ pub(crate) fn new_invite(
     };
     let view = InvitedUserView {
         user: UserView::from(&user),
-        invite_token: token,
+        invite_token: Some(token),
         invite_expires_at: rfc3339(expires),
     };
     Ok((user, view))
@@ -86,8 +86,8 @@ impl<S: Store> Issuing<S> {
         let event = Audit { actor: who, at_us: now }
             .on(org, "user", user.id.0, "user.created")
             .after(&view.user);
-        let fx =
-            Effects::audit(vec![event]).with_idempotency(idempotency::record(who, key, &view)?);
+        let replay = idempotency::record(who, key, &view.withheld())?;
+        let fx = Effects::audit(vec![event]).with_idempotency(replay);
         let result = self.store.create_user(&user, fx).await.map(|()| view);
         idempotency::settle(&self.store, who, key, result).await
     }

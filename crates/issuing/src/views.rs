@@ -85,12 +85,32 @@ impl From<&UserRecord> for UserView {
 }
 
 /// A new user and the one-time invite token that lets them set a password. The token is
-/// shown here once and stored only as a hash.
-#[derive(Debug, Clone, Serialize)]
+/// shown in the creating answer only and stored only as a hash: the copy kept for
+/// idempotent replays ([`InvitedUserView::withheld`]) has none, so a database reader
+/// cannot take over the account.
+#[derive(Clone, Serialize)]
 pub struct InvitedUserView {
     pub user: UserView,
-    pub invite_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite_token: Option<String>,
     pub invite_expires_at: String,
+}
+
+impl InvitedUserView {
+    /// The answer as a replay repeats it: without the invite token.
+    pub fn withheld(&self) -> InvitedUserView {
+        InvitedUserView { invite_token: None, ..self.clone() }
+    }
+}
+
+/// The token does not print.
+impl std::fmt::Debug for InvitedUserView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvitedUserView")
+            .field("user", &self.user)
+            .field("invite_expires_at", &self.invite_expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

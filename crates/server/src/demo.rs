@@ -161,8 +161,10 @@ async fn activate<S: Store>(
     issuing: &Issuing<S>,
     invited: InvitedUserView,
 ) -> Result<String, IssuingError> {
-    let accept =
-        AcceptInvite { invite_token: invited.invite_token, password: DEMO_PASSWORD.into() };
+    let accept = AcceptInvite {
+        invite_token: invited.invite_token.unwrap_or_default(),
+        password: DEMO_PASSWORD.into(),
+    };
     Ok(issuing.accept_invite(&accept).await?.email)
 }
 

@@ -25,6 +25,7 @@ both_backends!(
     concurrent_requests_with_one_key_create_one_card,
     idempotency_keys_belong_to_the_caller,
     malformed_idempotency_keys_are_refused,
+    an_invite_token_is_shown_once_and_never_kept_for_replays,
 );
 
 async fn events(app: &TestApp, token: &str, card: &str) -> Vec<Value> {
@@ -550,4 +551,41 @@ async fn a_replay_answers_as_first_even_after_the_driver_changed(b: Backend) {
     assert_eq!(replayed.as_deref(), Some("true"));
     assert_eq!(again, first);
     assert_eq!(app.count("/v1/cards", &owner).await, before + 1);
+}
+
+/// The invite token is a password until used: the creating answer shows it, a replay does
+/// not, and no database row holds it in clear.
+async fn an_invite_token_is_shown_once_and_never_kept_for_replays(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let admin = app.admin_north().await;
+    let north = app.group_id("North depot").await;
+    let body = json!({"email": "dana@demo-taxi.example", "name": "Dana", "role": "driver",
+                      "group_id": north});
+    let body = body.to_string();
+    let (s1, _, first) = create_with_key(&app, &admin, "/v1/users", &body, "dana-1").await;
+    assert_eq!(s1, StatusCode::CREATED, "{}", String::from_utf8_lossy(&first));
+    let first = json_of(&first);
+    let token = first["invite_token"].as_str().expect("the first answer shows the token");
+    let (s2, replayed, second) = create_with_key(&app, &admin, "/v1/users", &body, "dana-1").await;
+    assert_eq!((s2, replayed.as_deref()), (StatusCode::CREATED, Some("true")));
+    let second = json_of(&second);
+    assert_eq!(second["user"], first["user"], "the same user");
+    assert_eq!(second.get("invite_token"), None, "a replay withholds the token");
+
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&app.database_url()).await.expect("connect");
+    let stored: Vec<String> = sqlx::query("SELECT body FROM idempotency_keys")
+        .fetch_all(&mut db)
+        .await
+        .expect("idempotency rows")
+        .iter()
+        .map(|row| row.try_get::<String, _>(0).expect("body"))
+        .collect();
+    assert!(!stored.is_empty(), "the replay record exists");
+    assert!(stored.iter().all(|b| !b.contains(token)), "an idempotency row holds the token");
+    // The withheld token still works once, for the person it was sent to.
+    let accept = json!({"invite_token": token, "password": "a long enough password"});
+    let (status, answer) =
+        app.call(Method::POST, "/v1/auth/accept-invite", None, Some(accept)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }

@@ -180,6 +180,14 @@ async fn each_decline_reason_from_a_constructed_case(b: Backend) {
     check(String::new(), Some(preset), ("61", "TANK_CAPACITY")).await;
     let path = format!("/v1/cards/{}/status", f.app.north_card());
     f.app.post(&path, &f.owner, json!({"status": "suspended", "reason": "test"})).await;
+    check(next_qr(now_ms()), None, ("62", "CARD_SUSPENDED")).await;
+    f.app.post(&path, &f.owner, json!({"status": "blocked", "reason": "test"})).await;
+    check(next_qr(now_ms()), None, ("62", "CARD_BLOCKED")).await;
+    f.app.post(&path, &f.owner, json!({"status": "closed", "reason": "test"})).await;
+    check(next_qr(now_ms()), None, ("62", "CARD_CLOSED")).await;
+    let (status, body) =
+        f.app.post(&format!("/v1/devices/{}/revoke", f.phone.device_id), &f.owner, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     check(next_qr(now_ms()), None, ("62", "TOKEN_INACTIVE")).await;
 }
 

@@ -20,6 +20,7 @@ both_backends!(
     the_same_atc_presented_concurrently_is_accepted_once,
     replenishment_checks_the_signed_usage_report,
     revoking_the_device_kills_its_tokens,
+    a_token_pays_only_for_the_driver_the_card_is_bound_to,
 );
 
 /// A phone enrolled by Anna with a token for her North card.
@@ -182,7 +183,7 @@ async fn every_decline_reason_from_a_constructed_case(b: Backend) {
     // A LUK past its time to live.
     expire_luk(&app, &phone.token_id, &phone.luks[3].key_index.0).await;
     check(phone.qr_payment(3, 13, now, 60), Some(KeyExhausted)).await;
-    // A blocked card blocks its tokens at once.
+    // A blocked card blocks its tokens at once, and the driver is told the card is blocked.
     let owner = app.owner().await;
     let (status, _) = app
         .post(
@@ -192,7 +193,7 @@ async fn every_decline_reason_from_a_constructed_case(b: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    check(phone.qr_payment(2, 12, now, 60), Some(TokenInactive)).await;
+    check(phone.qr_payment(2, 12, now, 60), Some(CardBlocked)).await;
 }
 
 async fn the_same_atc_presented_concurrently_is_accepted_once(b: Backend) {
@@ -289,4 +290,37 @@ async fn expire_luk(app: &TestApp, token_id: &str, key_index: &[u8; 6]) {
         .await
         .expect("update");
     assert_eq!(done.rows_affected(), 1);
+}
+
+/// Tokens are not rewritten when the card changes hands: re-binding the card to another
+/// driver, or deactivating the driver, must stop the old phone at validation.
+async fn a_token_pays_only_for_the_driver_the_card_is_bound_to(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let (phone, _) = anna_with_token(&app).await;
+    let validate = |atc: u16| {
+        let data = phone.qr_payment(0, atc, now_ms(), 60);
+        let tokens = app.state.tokens.clone();
+        async move { tokens.validate(&data, now_ms()).await.unwrap().err() }
+    };
+    assert_eq!(validate(1).await, None, "Anna's token pays while the card is hers");
+    let owner = app.owner().await;
+    let card = app.north_card();
+    let boris_id = app.user_id(&app.boris().await).await;
+    let anna_id = app.user_id(&app.anna().await).await;
+    let rebind = |driver: String| {
+        let (app, owner, card) = (&app, owner.clone(), card.clone());
+        async move {
+            let path = format!("/v1/cards/{card}/binding");
+            let (status, body) = app.put(&path, &owner, json!({ "driver_id": driver })).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    rebind(boris_id).await;
+    assert_eq!(validate(2).await, Some(CryptogramDecline::TokenInactive), "card re-bound");
+    rebind(anna_id.clone()).await;
+    assert_eq!(validate(3).await, None, "bound back to Anna");
+    let (status, body) =
+        app.post(&format!("/v1/users/{anna_id}/deactivate"), &owner, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(validate(4).await, Some(CryptogramDecline::TokenInactive), "driver deactivated");
 }

@@ -5,33 +5,13 @@
 use crate::Tokens;
 use domain::payment_time::{self, TimeVerdict};
 use domain::{CardId, CardStatus, OrgId, TokenId};
-use emv::cryptogram::{CryptogramInput, EntryMode, Iad, KeyIndex, TerminalData};
+use emv::cryptogram::{CryptogramInput, EntryMode, Iad, KeyIndex};
 use hsm_sim::Pan;
 use issuing::IssuingError;
 use serde::Serialize;
-use store::{CommitRefusal, Store, StoreError, TokenRecord, TokenStatus};
+use store::{CommitRefusal, DeviceStatus, Store, StoreError, TokenRecord, TokenStatus, UserStatus};
 
-/// What the terminal read from the phone.
-#[derive(Clone)]
-pub struct PaymentData {
-    pub entry_mode: EntryMode,
-    pub token_pan: String,
-    pub atc: u16,
-    pub iad: Vec<u8>,
-    pub cryptogram: [u8; 8],
-    pub card_unpredictable_number: [u8; 4],
-    /// The terminal's data the phone signed (NFC); `None` for QR.
-    pub terminal: Option<TerminalData>,
-}
-
-impl std::fmt::Debug for PaymentData {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PaymentData")
-            .field("entry_mode", &self.entry_mode)
-            .field("atc", &self.atc)
-            .finish_non_exhaustive()
-    }
-}
+pub use emv::payment::PaymentData;
 
 /// Why payment data was refused. One machine-readable code each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,6 +23,10 @@ pub enum CryptogramDecline {
     Replayed,
     KeyExhausted,
     TokenInactive,
+    /// The token is fine but its card is not active: the driver is told which.
+    CardSuspended,
+    CardBlocked,
+    CardClosed,
 }
 
 impl CryptogramDecline {
@@ -54,6 +38,9 @@ impl CryptogramDecline {
             Self::Replayed => "REPLAYED",
             Self::KeyExhausted => "KEY_EXHAUSTED",
             Self::TokenInactive => "TOKEN_INACTIVE",
+            Self::CardSuspended => "CARD_SUSPENDED",
+            Self::CardBlocked => "CARD_BLOCKED",
+            Self::CardClosed => "CARD_CLOSED",
         }
     }
 }
@@ -139,8 +126,8 @@ impl<S: Store> Tokens<S> {
         if !self.mac_verifies(&token, &pan, data, &iad).await? {
             return Ok(Err(CryptogramInvalid));
         }
-        if !self.token_live(&token).await? {
-            return Ok(Err(TokenInactive));
+        if let Err(decline) = self.token_standing(&token).await? {
+            return Ok(Err(decline));
         }
         let window = match data.entry_mode {
             EntryMode::Qr => payment_time::QR_VALIDITY_MS,
@@ -198,12 +185,30 @@ impl<S: Store> Tokens<S> {
 
     /// The token and its card are both active (a blocked card blocks its tokens at once,
     /// without touching them).
-    async fn token_live(&self, token: &TokenRecord) -> Result<bool, issuing::IssuingError> {
+    /// Whether a token whose cryptogram verified may pay: its card active, and the phone
+    /// still its driver's. Tokens are never rewritten when a card is re-bound, a device
+    /// revoked or a driver deactivated, so this is where those take effect.
+    async fn token_standing(
+        &self,
+        token: &TokenRecord,
+    ) -> Result<Result<(), CryptogramDecline>, issuing::IssuingError> {
+        use CryptogramDecline::*;
         if token.status != TokenStatus::Active {
-            return Ok(false);
+            return Ok(Err(TokenInactive));
         }
         let card = self.store().get_card(token.org_id, token.card_id).await?;
-        Ok(card.status == CardStatus::Active)
+        match card.status {
+            CardStatus::Active => {}
+            CardStatus::Suspended => return Ok(Err(CardSuspended)),
+            CardStatus::Blocked => return Ok(Err(CardBlocked)),
+            CardStatus::Closed => return Ok(Err(CardClosed)),
+        }
+        let device = self.store().get_device(token.org_id, token.device_id).await?;
+        if device.status != DeviceStatus::Active || card.driver_id != Some(device.user_id) {
+            return Ok(Err(TokenInactive));
+        }
+        let driver = self.store().get_user(device.user_id).await?;
+        Ok(if driver.status == UserStatus::Active { Ok(()) } else { Err(TokenInactive) })
     }
 
     /// Spends the ATC and one use of the LUK, re-reading the window when a concurrent

@@ -45,13 +45,14 @@ impl<S: Store> Issuing<S> {
         let user = match self.store.get_user_by_email(&email).await {
             Ok(user) => user,
             Err(StoreError::NotFound) => {
-                passwords::verify_dummy(&req.password);
+                passwords::verify_off_runtime(&req.password, None).await;
                 return Err(BAD_LOGIN);
             }
             Err(e) => return Err(e.into()),
         };
-        let stored = user.password_hash.as_deref().unwrap_or_default();
-        if !passwords::verify(&req.password, stored) || user.status != UserStatus::Active {
+        let stored = user.password_hash.clone().unwrap_or_default();
+        let verified = passwords::verify_off_runtime(&req.password, Some(stored)).await;
+        if !verified || user.status != UserStatus::Active {
             tracing::info!(user_id = %user.id, "login refused");
             return Err(BAD_LOGIN);
         }
@@ -110,7 +111,7 @@ impl<S: Store> Issuing<S> {
             return Err(IssuingError::NotFound("invite"));
         }
         let before = UserView::from(&user);
-        user.password_hash = Some(passwords::hash(&req.password)?);
+        user.password_hash = Some(passwords::hash_off_runtime(&req.password).await?);
         user.invite_hash = None;
         user.invite_expires_us = None;
         user.status = UserStatus::Active;

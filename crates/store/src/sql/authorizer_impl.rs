@@ -398,6 +398,55 @@ impl SqlStore {
         q.fetch_all(&self.pool).await?.iter().map(authorization).collect()
     }
 
+    /// One query for any scope and filter: every condition is always present and matches
+    /// all when its parameter is empty (`''`) or at its bound, so the SQL text is fixed.
+    /// Driver and vehicle match the binding the card had when the fill was made.
+    pub(super) async fn search_authorizations_impl(
+        &self,
+        org: OrgId,
+        f: &AuthorizationFilter,
+        limit: i64,
+    ) -> R<Vec<AuthorizationRecord>> {
+        let bound_to = |col: &str, n: u8| {
+            format!(
+                "(${n} = '' OR EXISTS (SELECT 1 FROM card_bindings b WHERE b.org_id = a.org_id \
+                 AND b.card_id = a.card_id AND b.{col} = ${n} AND b.bound_us <= a.created_us \
+                 AND (b.unbound_us IS NULL OR b.unbound_us > a.created_us)))"
+            )
+        };
+        let sql = format!(
+            "SELECT {AUTH_COLS} FROM authorizations a WHERE a.org_id = $1 \
+             AND ($2 = '' OR a.card_id IN (SELECT c.id FROM cards c JOIN groups g \
+                  ON g.id = c.group_id WHERE c.org_id = $1 AND g.path LIKE $2 || '%')) \
+             AND ($3 = '' OR a.card_id IN (SELECT c.id FROM cards c \
+                  WHERE c.org_id = $1 AND c.driver_id = $3)) \
+             AND ($4 = '' OR a.card_id = $4) AND ($5 = '' OR a.status = $5) \
+             AND {} AND {} AND ($8 = '' OR a.station_id = $8) \
+             AND a.created_us >= $9 AND a.created_us < $10 \
+             ORDER BY a.created_us DESC, a.id DESC LIMIT $11",
+            bound_to("driver_id", 6),
+            bound_to("vehicle_id", 7),
+        );
+        let text = |id: Option<String>| id.unwrap_or_default();
+        sqlx::query(&sql)
+            .bind(id_str(org))
+            .bind(f.group_path.clone().unwrap_or_default())
+            .bind(text(f.card_holder.map(id_str)))
+            .bind(text(f.card_id.map(id_str)))
+            .bind(f.status.map_or("", |s| s.as_str()))
+            .bind(text(f.driver_id.map(id_str)))
+            .bind(text(f.vehicle_id.map(id_str)))
+            .bind(text(f.station_id.map(id_str)))
+            .bind(f.from_us.unwrap_or(i64::MIN))
+            .bind(f.to_us.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(authorization)
+            .collect()
+    }
+
     pub(super) async fn card_usage_impl(
         &self,
         card: CardId,
@@ -436,20 +485,11 @@ impl SqlStore {
             }
         }
         let r = &c.record;
-        if let (AuthStatus::Approved, Some(org), Some(card)) = (r.status, r.org_id, r.card_id) {
-            if !hold_funds(&mut tx, org, r.held_amount).await? {
-                return Ok(Err(CommitRefusal::Funds));
-            }
-            post(
-                &mut tx,
-                org,
-                Some(r.id),
-                "hold",
-                ("available", "held"),
-                r.held_amount,
-                r.created_us,
-            )
-            .await?;
+        let approved = match (r.status, r.org_id, r.card_id) {
+            (AuthStatus::Approved, Some(org), Some(card)) => Some((org, card)),
+            _ => None,
+        };
+        if let Some((org, card)) = approved {
             for (period, limits) in r.periods.iter().zip(&c.limits) {
                 if !count_usage(&mut tx, org, card, period, r, limits).await? {
                     return Ok(Err(CommitRefusal::Limit));
@@ -461,6 +501,15 @@ impl SqlStore {
         }
         for alert in &c.alerts {
             super::fraud_impl::insert_alert(&mut tx, alert).await?;
+        }
+        // The fleet's account row is shared by all its cards: lock it last, so it is held
+        // only for the end of the transaction (docs/SCALING.md, "The hot account").
+        if let Some((org, _)) = approved {
+            if !hold_funds(&mut tx, org, r.held_amount).await? {
+                return Ok(Err(CommitRefusal::Funds));
+            }
+            let (buckets, amount) = (("available", "held"), r.held_amount);
+            post(&mut tx, org, Some(r.id), "hold", buckets, amount, r.created_us).await?;
         }
         tx.commit().await?;
         Ok(Ok(()))
@@ -793,6 +842,14 @@ impl AuthorizerStore for SqlStore {
         limit: i64,
     ) -> R<Vec<AuthorizationRecord>> {
         self.list_authorizations_impl(org, card, limit).await
+    }
+    async fn search_authorizations(
+        &self,
+        org: OrgId,
+        filter: &AuthorizationFilter,
+        limit: i64,
+    ) -> R<Vec<AuthorizationRecord>> {
+        self.search_authorizations_impl(org, filter, limit).await
     }
     async fn card_usage(&self, card: CardId, periods: &[String; 3]) -> R<PeriodUsage> {
         self.card_usage_impl(card, periods).await
