@@ -46,10 +46,14 @@ impl Server {
 
     /// Starts `forecourt` with extra environment variables.
     pub async fn start_with(env: &[(&str, &str)]) -> Server {
+        Self::start_at(free_port(), env).await
+    }
+
+    /// As [`Server::start_with`], listening on `port` (a restarted server keeps its address).
+    pub async fn start_at(port: u16, env: &[(&str, &str)]) -> Server {
         let dir =
             std::env::temp_dir().join(format!("forecourt-e2e-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let port = free_port();
         let log = std::fs::File::create(dir.join("server.log")).expect("log file");
         let child = Command::new(binary("forecourt"))
             .current_dir(&dir)
@@ -84,6 +88,14 @@ impl Server {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Stops the server with SIGTERM (graceful shutdown) and waits for it.
@@ -195,3 +207,7 @@ impl Drop for HsmProcess {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The W3C WebDriver client the browser tests drive headless Chromium with.
+#[path = "src/webdriver.rs"]
+pub mod webdriver;

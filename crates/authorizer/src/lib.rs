@@ -9,6 +9,7 @@
 
 mod accounts;
 mod config;
+mod fleet_alerts;
 mod network;
 mod pipeline;
 mod request;
@@ -18,8 +19,9 @@ mod settle;
 pub mod views;
 
 pub use accounts::{Credit, CreditLimit};
-pub use config::AuthorizerConfig;
+pub use config::{AuthorizerConfig, DEFAULT_AUTHORIZATION_DEADLINE_MS};
 pub use network::{CreateStation, CreateTerminal, SignedRequest, TerminalAuthError};
+pub use pipeline::Gate;
 pub use request::{AuthorizeRequest, CompleteRequest, NfcData, ReverseByReference};
 
 use hsm_sim::HsmClient;

@@ -10,7 +10,7 @@ mod extract;
 mod routes;
 mod state;
 
-pub use config::{Config, HsmConfig, RemoteHsm};
+pub use config::{Config, HsmConfig, RemoteHsm, Timeouts};
 pub use error::ApiError;
 pub use state::AppState;
 
@@ -36,8 +36,9 @@ pub enum StartError {
 
 /// Opens the database (migrating it) and the HSM, and builds the application.
 pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
-    let store = SqlStore::connect(&config.database_url).await?;
-    let hsm = open_hsm(&config.hsm)?;
+    let store =
+        SqlStore::connect_with(&config.database_url, config.timeouts.db_acquire_timeout_ms).await?;
+    let hsm = open_hsm(&config.hsm, config.timeouts)?;
     let issuing = Issuing::new(store, hsm.clone(), config.issuing.clone()).await?;
     let tokens = tokens::Tokens::new(issuing.clone(), hsm.clone(), config.tokens.clone())
         .map_err(StartError::Config)?;
@@ -48,13 +49,22 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         config.authorizer.clone(),
     );
     let state = AppState { issuing, tokens, authorizer };
-    Ok((router(state.clone()), state))
+    let cookie_secure = config::cookie_secure_from_env().map_err(StartError::Config)?;
+    let console = console::Console {
+        issuing: state.issuing.clone(),
+        authorizer: state.authorizer.clone(),
+        cookie_secure,
+    };
+    Ok((router(state.clone()).merge(console_routes(console)), state))
 }
 
-fn open_hsm(config: &HsmConfig) -> Result<HsmClient, StartError> {
+fn open_hsm(config: &HsmConfig, timeouts: Timeouts) -> Result<HsmClient, StartError> {
     if let Some(remote) = &config.remote {
         let psk = hsm_sim::Psk::parse_hex(&remote.psk_hex)?;
-        return Ok(HsmClient::tcp(hsm_sim::TcpClientConfig::new(remote.addr.clone(), psk))?);
+        let mut tcp = hsm_sim::TcpClientConfig::new(remote.addr.clone(), psk);
+        tcp.connect_timeout_ms = timeouts.hsm_connect_timeout_ms;
+        tcp.request_timeout_ms = timeouts.hsm_timeout_ms;
+        return Ok(HsmClient::tcp(tcp)?);
     }
     std::fs::create_dir_all(&config.dir)
         .map_err(|e| StartError::Config(format!("cannot create {}: {e}", config.dir.display())))?;
@@ -67,6 +77,32 @@ fn open_hsm(config: &HsmConfig) -> Result<HsmClient, StartError> {
         }
     };
     Ok(HsmClient::in_process(engine))
+}
+
+/// The web console at `/console` (same origin as the API), and `/` sending browsers there.
+fn console_routes(console: console::Console) -> Router {
+    Router::new()
+        .nest(console::MOUNT, console::router(console))
+        .route("/", axum::routing::get(root))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            // Method and path only: cookies carry the session.
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+}
+
+/// `/`: browsers (asking for HTML) go to the console; API clients keep the JSON 404 of
+/// any unknown path.
+async fn root(headers: axum::http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        axum::response::Redirect::to(console::MOUNT).into_response()
+    } else {
+        routes::not_found().await.into_response()
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -3,6 +3,8 @@
 //! shared `emv` formats, never the server's code).
 #![allow(dead_code)]
 
+pub mod chaos;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use emv::cryptogram::{CryptogramInput, EntryMode, Iad};
@@ -158,6 +160,36 @@ impl Terminal {
         }
     }
 
+    /// As [`Terminal::post`], `None` when no HTTP answer came (the server died or hung).
+    pub async fn try_post(
+        &self,
+        client: &reqwest::Client,
+        base: &str,
+        path: &str,
+        body: &Value,
+    ) -> Option<(u16, Value)> {
+        use emv::terminal_auth as ta;
+        let body = body.to_string();
+        let (nonce, now) = (ta::random_nonce(), now_ms());
+        let mac = ta::sign(
+            &self.secret,
+            &ta::canonical_request("POST", path, &self.id, now, &nonce, body.as_bytes()),
+        );
+        let res = client
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .header(ta::TERMINAL_ID_HEADER, &self.id)
+            .header(ta::TIMESTAMP_HEADER, now.to_string())
+            .header(ta::NONCE_HEADER, nonce)
+            .header(ta::SIGNATURE_HEADER, ta::signature_hex(&mac))
+            .body(body)
+            .send()
+            .await
+            .ok()?;
+        let status = res.status().as_u16();
+        Some((status, res.json().await.unwrap_or(Value::Null)))
+    }
+
     /// A signed POST of `body` to `base` + `path`.
     pub async fn post(
         &self,
@@ -186,5 +218,45 @@ impl Terminal {
             .expect("request");
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+const PG_ADMIN_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Whether missing infrastructure is a failure (on CI) rather than a loud skip.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("FORECOURT_TEST_PG_URL").unwrap_or_else(|_| PG_ADMIN_URL_DEFAULT.into())
+}
+
+/// A fresh database on the shared PostgreSQL: (name, url); `None` (said loudly) when no
+/// server answers outside CI.
+pub async fn fresh_pg_database() -> Option<(String, String)> {
+    use sqlx::Connection;
+    let admin = pg_admin_url();
+    let mut conn = match sqlx::postgres::PgConnection::connect(&admin).await {
+        Ok(c) => c,
+        Err(e) if !on_ci() => {
+            eprintln!("\n*** SKIPPED: this test needs PostgreSQL at {admin}: {e} ***\n");
+            return None;
+        }
+        Err(e) => panic!("PostgreSQL is required on CI but {admin} is unreachable: {e}"),
+    };
+    let name = format!("forecourt_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create db");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Some((name.clone(), format!("{base}/{name}")))
+}
+
+/// Drops a database made by [`fresh_pg_database`].
+pub async fn drop_pg_database(name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&pg_admin_url()).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
     }
 }

@@ -136,9 +136,19 @@ impl TestApp {
             },
             issuing: issuing::IssuingConfig::default(),
             tokens: tokens::TokensConfig::default(),
-            authorizer: authorizer::AuthorizerConfig::default(),
+            // Bursts of hundreds of requests on a debug build may take longer than the
+            // production deadline; these tests check decisions, not latency (the deadline
+            // has its own tests: faults.rs, tests/tests/remote_hsm.rs).
+            authorizer: authorizer::AuthorizerConfig {
+                authorization_deadline_ms: 60_000,
+                ..authorizer::AuthorizerConfig::default()
+            },
             hold_sweep_interval_secs: 30,
             seed_demo: true,
+            timeouts: server::Timeouts {
+                db_acquire_timeout_ms: 30_000,
+                ..server::Timeouts::default()
+            },
         };
         let mut config = config;
         adjust(&mut config);
