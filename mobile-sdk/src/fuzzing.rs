@@ -10,6 +10,7 @@ use emv::gpo::ProcessingOptions;
 use emv::luk_batch::{self, LukEntry};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
+use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
 use crate::{ClockSample, HceSession, ManualClock, MemoryStore, SignedTime, Wallet};
@@ -25,7 +26,22 @@ const LUKS: u16 = 4;
 const USES_PER_LUK: u16 = 64;
 
 /// A synced wallet holding one token; `None` only if the SDK refuses its own setup.
+/// The provisioned store is made once (key generation and sealing are the slow part) and
+/// copied for each wallet; each wallet then syncs its own clock.
 pub fn ready_wallet() -> Option<Wallet<MemoryStore, ManualClock>> {
+    static PROVISIONED: OnceLock<Option<MemoryStore>> = OnceLock::new();
+    let store = PROVISIONED.get_or_init(provisioned_store).clone()?;
+    let mut wallet = Wallet::new(store, ManualClock::new(NOW_MS, 10_000));
+    let time_key = SigningKey::from_bytes(&[7u8; 32].into()).ok()?;
+    let nonce = wallet.time_nonce().ok()?;
+    let sent = ClockSample::take(wallet.clock());
+    let answer = signed_time(&time_key, &nonce)?;
+    wallet.sync(sent, ClockSample::take(wallet.clock()), &answer).ok()?;
+    Some(wallet)
+}
+
+/// A store holding a device key and one token with [`LUKS`] keys.
+fn provisioned_store() -> Option<MemoryStore> {
     let mut wallet = Wallet::new(MemoryStore::new(), ManualClock::new(NOW_MS, 10_000));
     let device = wallet.public_key_sec1().ok()?;
     let entries: Vec<LukEntry> = (1..=LUKS)
@@ -37,12 +53,7 @@ pub fn ready_wallet() -> Option<Wallet<MemoryStore, ManualClock>> {
         })
         .collect();
     wallet.accept_provisioning(&provisioning_answer(device.as_ref(), &entries)?).ok()?;
-    let time_key = SigningKey::from_bytes(&[7u8; 32].into()).ok()?;
-    let nonce = wallet.time_nonce().ok()?;
-    let sent = ClockSample::take(wallet.clock());
-    let answer = signed_time(&time_key, &nonce)?;
-    wallet.sync(sent, ClockSample::take(wallet.clock()), &answer).ok()?;
-    Some(wallet)
+    Some(wallet.store().clone())
 }
 
 const TOKEN_ID: &str = "0193b6c0-0000-7000-8000-000000000001";

@@ -167,7 +167,7 @@ async fn postgres_restarted_under_load() {
     let seen = seen.into_inner().unwrap();
     let resumed = seen.approved.len() - approved_before;
     assert_eq!(resumed, 31, "approvals resume after the restarts: {seen:?}\n{}", server.log());
-    assert!(seen.unexpected.is_empty(), "{:?}", seen.unexpected);
+    assert!(seen.unexpected.is_empty(), "{:?}\n{}", seen.unexpected, server.log());
     assert_eq!(seen.lost, 0, "every request was answered");
     assert!(seen.count("91") > 0, "the outages were seen by the terminals as 91: {seen:?}");
     drop(server);

@@ -547,35 +547,25 @@ impl SqlStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        // Lock order, in every transaction: authorization → card usage → fleet account
+        // (the pre-authorization commit takes the account last too); another order
+        // deadlocks against concurrent fills on PostgreSQL.
         if from == AuthStatus::Approved {
+            let (amount_delta, volume_delta) =
+                (amount - a.approved_amount, volume - a.approved_volume_ml);
+            adjust_usage(&mut tx, card, &a.periods, amount_delta, volume_delta, 0).await?;
             move_buckets(&mut tx, org, a.held_amount - amount, -a.held_amount, amount).await?;
             post(&mut tx, org, Some(id), "capture", ("held", "spent"), amount, now_us).await?;
-            post(
-                &mut tx,
-                org,
-                Some(id),
-                "release",
-                ("held", "available"),
-                a.held_amount - amount,
-                now_us,
-            )
-            .await?;
-            adjust_usage(
-                &mut tx,
-                card,
-                &a.periods,
-                amount - a.approved_amount,
-                volume - a.approved_volume_ml,
-                0,
-            )
-            .await?;
+            let released = a.held_amount - amount;
+            post(&mut tx, org, Some(id), "release", ("held", "available"), released, now_us)
+                .await?;
         } else {
             // The hold had expired and been released: the fuel was dispensed all the same.
+            adjust_usage(&mut tx, card, &a.periods, amount, volume, 1).await?;
+            super::fraud_impl::insert_alert(&mut tx, late_alert).await?;
             move_buckets(&mut tx, org, -amount, 0, amount).await?;
             post(&mut tx, org, Some(id), "late_capture", ("available", "spent"), amount, now_us)
                 .await?;
-            adjust_usage(&mut tx, card, &a.periods, amount, volume, 1).await?;
-            super::fraud_impl::insert_alert(&mut tx, late_alert).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -603,10 +593,11 @@ impl SqlStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        // Lock order as in `complete_authorization_impl`: usage, then the account.
+        adjust_usage(&mut tx, card, &a.periods, -a.approved_amount, -a.approved_volume_ml, -1)
+            .await?;
         move_buckets(&mut tx, org, a.held_amount, -a.held_amount, 0).await?;
         post(&mut tx, org, Some(id), to.as_str(), ("held", "available"), a.held_amount, now_us)
-            .await?;
-        adjust_usage(&mut tx, card, &a.periods, -a.approved_amount, -a.approved_volume_ml, -1)
             .await?;
         tx.commit().await?;
         Ok(true)
