@@ -6,6 +6,8 @@
 # Usage: terminal-sim/bench/run.sh <sqlite|postgres> <inproc|tcp> [seconds] [rate]
 # Env:   BENCH_FLEETS (5) BENCH_WALLETS (40 per fleet) BENCH_CARDS (10 per driver)
 #        BENCH_PUMPS (32, closed loop) BENCH_PG_URL (postgres://postgres@127.0.0.1:5432)
+#        BENCH_SKIP_CLOSED=1 runs only the fixed-rate run. The server log is left in
+#        $TMPDIR/forecourt-bench-server.log.
 # Prints each run's report and one `BENCH <db> <hsm> <mode> {json}` line per run.
 set -euo pipefail
 
@@ -27,6 +29,7 @@ port=$((20000 + RANDOM % 20000))
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    cp "$work/server.log" "${TMPDIR:-/tmp}/forecourt-bench-server.log" 2>/dev/null || true
     wait 2>/dev/null || true
     if [ "$db" = postgres ]; then psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $pgdb" || true; fi
     rm -rf "$work"
@@ -75,7 +78,9 @@ load() {
         --fund 100000000000 --seconds "$seconds" "$@" | tee "$work/load.out"
 }
 
-load --pumps "$pumps"
-echo "BENCH $db $hsm closed $(sed -n 's/^RESULT //p' "$work/load.out")"
+if [ -z "${BENCH_SKIP_CLOSED:-}" ]; then
+    load --pumps "$pumps"
+    echo "BENCH $db $hsm closed $(sed -n 's/^RESULT //p' "$work/load.out")"
+fi
 load --rate "$rate"
 echo "BENCH $db $hsm rate-$rate $(sed -n 's/^RESULT //p' "$work/load.out")"

@@ -58,7 +58,12 @@ impl From<store::StoreError> for IssuingError {
                 tracing::warn!(cause = ?std::error::Error::source(&other), "database unavailable");
                 Self::Unavailable("the database")
             }
-            other => Self::Internal(format!("store: {other}")),
+            // The driver's message names the failure (constraint, SQLSTATE), never a bound
+            // value: safe for the log, and the log is the only place it goes.
+            other => match std::error::Error::source(&other) {
+                Some(source) => Self::Internal(format!("store: {other}: {source}")),
+                None => Self::Internal(format!("store: {other}")),
+            },
         }
     }
 }
