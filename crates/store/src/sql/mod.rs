@@ -15,7 +15,7 @@ pub use dialect::Backend;
 
 use crate::StoreError;
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 use std::time::Duration;
 
 /// How long a request waits for a pooled connection before failing, by default.
@@ -50,7 +50,8 @@ impl SqlStore {
         let url = backend.normalise_url(url);
         let mut options = AnyPoolOptions::new()
             .max_connections(backend.max_connections())
-            .acquire_timeout(Duration::from_millis(acquire_timeout_ms.max(1)));
+            .acquire_timeout(Duration::from_millis(acquire_timeout_ms.max(1)))
+            .after_release(|conn, _meta| Box::pin(release_outside_transaction(conn)));
         if backend == Backend::Sqlite {
             options = options.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -84,6 +85,24 @@ impl SqlStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Keeps a returned connection only if it is outside any transaction.
+///
+/// A request cancelled at the wrong await inside sqlx's `begin_with` (the deadline, or a
+/// client hanging up) leaves the connection inside a transaction no `Transaction` value
+/// owns: nobody can commit or roll it back, and on SQLite it holds the database's write
+/// lock. Returned to the pool it would fail every later transaction. The ping first lets
+/// the connection finish what was queued on it (a `BEGIN` in flight, a dropped
+/// transaction's rollback), so the depth read after it is final. Closing such a connection
+/// rolls its transaction back; the pool opens a fresh one when needed.
+async fn release_outside_transaction(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a pooled connection left inside a cancelled transaction");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Durability first: WAL with `synchronous=FULL` makes an acknowledged commit survive power
