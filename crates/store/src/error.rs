@@ -18,6 +18,11 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// The group commit this write joined did not commit (its cause is logged once by the
+    /// writer); nothing of the write is stored. `unavailable`: the database could not be
+    /// reached, as [`Self::is_unavailable`] means it.
+    #[error("the group commit this write joined did not commit")]
+    BatchAborted { unavailable: bool },
 }
 
 impl StoreError {
@@ -26,6 +31,9 @@ impl StoreError {
     /// to retry after, unlike a failed query. A connection lost during `COMMIT` may still
     /// have committed; terminals reconcile with a timeout reversal (docs/TERMINAL-API.md).
     pub fn is_unavailable(&self) -> bool {
+        if let StoreError::BatchAborted { unavailable } = self {
+            return *unavailable;
+        }
         let StoreError::Database(e) = self else { return false };
         match e {
             sqlx::Error::PoolTimedOut

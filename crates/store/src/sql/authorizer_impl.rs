@@ -257,31 +257,27 @@ impl SqlStore {
         now_us: i64,
         forget_before_us: i64,
     ) -> R<bool> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM terminal_nonces WHERE terminal_id = $1 AND seen_us < $2")
-            .bind(id_str(terminal))
-            .bind(forget_before_us)
-            .execute(&mut *tx)
-            .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO terminal_nonces (terminal_id, nonce, seen_us) VALUES ($1, $2, $3)",
-        )
-        .bind(id_str(terminal))
-        .bind(nonce)
-        .bind(now_us)
-        .execute(&mut *tx)
-        .await;
-        match inserted.map_err(StoreError::from) {
-            Ok(_) => {
-                tx.commit().await?;
-                Ok(true)
-            }
-            Err(StoreError::Duplicate(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let nonce = nonce.to_owned();
+        self.group
+            .run(move |tx| {
+                Box::pin(async move {
+                    let fresh = remember_nonce_in(tx, terminal, &nonce, now_us, forget_before_us).await;
+                    (matches!(fresh, Ok(true)), fresh)
+                })
+            })
+            .await
     }
 
     pub(super) async fn account_impl(&self, org: OrgId, currency: &str) -> R<AccountRecord> {
+        // Read first: every pre-authorization reads the account, and an INSERT, even one
+        // that does nothing, is a write (SQLite's write lock, a commit) on the hot path.
+        let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
+            .bind(id_str(org))
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = row {
+            return account(&row);
+        }
         sqlx::query(
             "INSERT INTO accounts (org_id, currency, credit_limit, credited, available, held, spent, version) \
              VALUES ($1, $2, 0, 0, 0, 0, 0, 1) ON CONFLICT (org_id) DO NOTHING",
@@ -474,45 +470,15 @@ impl SqlStore {
         &self,
         c: &AuthorizationCommit,
     ) -> R<Result<(), CommitRefusal>> {
-        let mut tx = self.begin_write().await?;
-        match insert_authorization(&mut tx, &c.record).await {
-            Err(StoreError::Duplicate(_)) => return Ok(Err(CommitRefusal::Duplicate)),
-            other => other?,
-        }
-        if let Some(claim) = &c.claim {
-            if let Err(refusal) = spend_cryptogram(&mut tx, self.backend, claim).await? {
-                return Ok(Err(refusal));
-            }
-        }
-        let r = &c.record;
-        let approved = match (r.status, r.org_id, r.card_id) {
-            (AuthStatus::Approved, Some(org), Some(card)) => Some((org, card)),
-            _ => None,
-        };
-        if let Some((org, card)) = approved {
-            for (period, limits) in r.periods.iter().zip(&c.limits) {
-                if !count_usage(&mut tx, org, card, period, r, limits).await? {
-                    return Ok(Err(CommitRefusal::Limit));
-                }
-            }
-        }
-        if let Some(update) = &c.features {
-            super::fraud_impl::update_features(&mut tx, self.backend, update).await?;
-        }
-        for alert in &c.alerts {
-            super::fraud_impl::insert_alert(&mut tx, alert).await?;
-        }
-        // The fleet's account row is shared by all its cards: lock it last, so it is held
-        // only for the end of the transaction (docs/SCALING.md, "The hot account").
-        if let Some((org, _)) = approved {
-            if !hold_funds(&mut tx, org, r.held_amount).await? {
-                return Ok(Err(CommitRefusal::Funds));
-            }
-            let (buckets, amount) = (("available", "held"), r.held_amount);
-            post(&mut tx, org, Some(r.id), "hold", buckets, amount, r.created_us).await?;
-        }
-        tx.commit().await?;
-        Ok(Ok(()))
+        let (c, backend) = (c.clone(), self.backend);
+        self.group
+            .run(move |tx| {
+                Box::pin(async move {
+                    let committed = commit_in(tx, backend, &c).await;
+                    (matches!(committed, Ok(Ok(()))), committed)
+                })
+            })
+            .await
     }
 
     pub(super) async fn complete_authorization_impl(
@@ -524,51 +490,16 @@ impl SqlStore {
         now_us: i64,
         late_alert: &crate::AlertRecord,
     ) -> R<bool> {
-        let mut tx = self.begin_write().await?;
-        let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
-        let a = authorization(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&mut *tx).await?)?;
-        let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
-        let from = a.status;
-        if !matches!(from, AuthStatus::Approved | AuthStatus::Expired) {
-            return Ok(false);
-        }
-        let done = sqlx::query(
-            "UPDATE authorizations SET status = 'completed', final_amount = $1, final_volume_ml = $2, \
-             product = $3, settled_us = $4, version = version + 1 WHERE id = $5 AND status = $6",
-        )
-        .bind(amount)
-        .bind(volume)
-        .bind(product)
-        .bind(now_us)
-        .bind(id_str(id))
-        .bind(from.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        // Lock order, in every transaction: authorization → card usage → fleet account
-        // (the pre-authorization commit takes the account last too); another order
-        // deadlocks against concurrent fills on PostgreSQL.
-        if from == AuthStatus::Approved {
-            let (amount_delta, volume_delta) =
-                (amount - a.approved_amount, volume - a.approved_volume_ml);
-            adjust_usage(&mut tx, card, &a.periods, amount_delta, volume_delta, 0).await?;
-            move_buckets(&mut tx, org, a.held_amount - amount, -a.held_amount, amount).await?;
-            post(&mut tx, org, Some(id), "capture", ("held", "spent"), amount, now_us).await?;
-            let released = a.held_amount - amount;
-            post(&mut tx, org, Some(id), "release", ("held", "available"), released, now_us)
-                .await?;
-        } else {
-            // The hold had expired and been released: the fuel was dispensed all the same.
-            adjust_usage(&mut tx, card, &a.periods, amount, volume, 1).await?;
-            super::fraud_impl::insert_alert(&mut tx, late_alert).await?;
-            move_buckets(&mut tx, org, -amount, 0, amount).await?;
-            post(&mut tx, org, Some(id), "late_capture", ("available", "spent"), amount, now_us)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        let (product, late_alert) = (product.to_owned(), late_alert.clone());
+        self.group
+            .run(move |tx| {
+                Box::pin(async move {
+                    let fill = (amount, volume);
+                    let done = complete_in(tx, id, fill, &product, now_us, &late_alert).await;
+                    (matches!(done, Ok(true)), done)
+                })
+            })
+            .await
     }
 
     pub(super) async fn release_authorization_impl(
@@ -577,30 +508,14 @@ impl SqlStore {
         to: AuthStatus,
         now_us: i64,
     ) -> R<bool> {
-        let mut tx = self.begin_write().await?;
-        let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
-        let a = authorization(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&mut *tx).await?)?;
-        let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
-        let done = sqlx::query(
-            "UPDATE authorizations SET status = $1, settled_us = $2, version = version + 1 \
-             WHERE id = $3 AND status = 'approved'",
-        )
-        .bind(to.as_str())
-        .bind(now_us)
-        .bind(id_str(id))
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        // Lock order as in `complete_authorization_impl`: usage, then the account.
-        adjust_usage(&mut tx, card, &a.periods, -a.approved_amount, -a.approved_volume_ml, -1)
-            .await?;
-        move_buckets(&mut tx, org, a.held_amount, -a.held_amount, 0).await?;
-        post(&mut tx, org, Some(id), to.as_str(), ("held", "available"), a.held_amount, now_us)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+        self.group
+            .run(move |tx| {
+                Box::pin(async move {
+                    let done = release_in(tx, id, to, now_us).await;
+                    (matches!(done, Ok(true)), done)
+                })
+            })
+            .await
     }
 
     pub(super) async fn expired_holds_impl(
@@ -656,6 +571,166 @@ impl SqlStore {
             .await?;
         Ok(row.is_some())
     }
+}
+
+/// Records a terminal's nonce inside the caller's transaction; false when already seen.
+async fn remember_nonce_in(
+    tx: &mut AnyConnection,
+    terminal: TerminalId,
+    nonce: &str,
+    now_us: i64,
+    forget_before_us: i64,
+) -> R<bool> {
+    sqlx::query("DELETE FROM terminal_nonces WHERE terminal_id = $1 AND seen_us < $2")
+        .bind(id_str(terminal))
+        .bind(forget_before_us)
+        .execute(&mut *tx)
+        .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO terminal_nonces (terminal_id, nonce, seen_us) VALUES ($1, $2, $3)",
+    )
+    .bind(id_str(terminal))
+    .bind(nonce)
+    .bind(now_us)
+    .execute(&mut *tx)
+    .await;
+    match inserted.map_err(StoreError::from) {
+        Ok(_) => Ok(true),
+        Err(StoreError::Duplicate(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The pre-authorization's writes inside the caller's transaction. A refusal returns
+/// before the caller keeps anything: it rolls back what was written.
+async fn commit_in(
+    tx: &mut AnyConnection,
+    backend: super::Backend,
+    c: &AuthorizationCommit,
+) -> R<Result<(), CommitRefusal>> {
+    match insert_authorization(tx, &c.record).await {
+        Err(StoreError::Duplicate(_)) => return Ok(Err(CommitRefusal::Duplicate)),
+        other => other?,
+    }
+    if let Some(claim) = &c.claim {
+        if let Err(refusal) = spend_cryptogram(tx, backend, claim).await? {
+            return Ok(Err(refusal));
+        }
+    }
+    let r = &c.record;
+    let approved = match (r.status, r.org_id, r.card_id) {
+        (AuthStatus::Approved, Some(org), Some(card)) => Some((org, card)),
+        _ => None,
+    };
+    if let Some((org, card)) = approved {
+        for (period, limits) in r.periods.iter().zip(&c.limits) {
+            if !count_usage(tx, org, card, period, r, limits).await? {
+                return Ok(Err(CommitRefusal::Limit));
+            }
+        }
+    }
+    if let Some(update) = &c.features {
+        super::fraud_impl::update_features(tx, backend, update).await?;
+    }
+    for alert in &c.alerts {
+        super::fraud_impl::insert_alert(tx, alert).await?;
+    }
+    // The fleet's account row is shared by all its cards: lock it last, so it is held
+    // only for the end of the transaction (docs/SCALING.md, "The hot account").
+    if let Some((org, _)) = approved {
+        if !hold_funds(tx, org, r.held_amount).await? {
+            return Ok(Err(CommitRefusal::Funds));
+        }
+        let (buckets, amount) = (("available", "held"), r.held_amount);
+        post(tx, org, Some(r.id), "hold", buckets, amount, r.created_us).await?;
+    }
+    Ok(Ok(()))
+}
+
+/// Completion inside the caller's transaction; false (nothing written) when the
+/// authorization is not open.
+async fn complete_in(
+    tx: &mut AnyConnection,
+    id: AuthorizationId,
+    (amount, volume): (i64, i64),
+    product: &str,
+    now_us: i64,
+    late_alert: &crate::AlertRecord,
+) -> R<bool> {
+    let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
+    let a = authorization(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&mut *tx).await?)?;
+    let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
+    let from = a.status;
+    if !matches!(from, AuthStatus::Approved | AuthStatus::Expired) {
+        return Ok(false);
+    }
+    let done = sqlx::query(
+        "UPDATE authorizations SET status = 'completed', final_amount = $1, final_volume_ml = $2, \
+         product = $3, settled_us = $4, version = version + 1 WHERE id = $5 AND status = $6",
+    )
+    .bind(amount)
+    .bind(volume)
+    .bind(product)
+    .bind(now_us)
+    .bind(id_str(id))
+    .bind(from.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    // Lock order, in every transaction: authorization → card usage → fleet account
+    // (the pre-authorization commit takes the account last too); another order
+    // deadlocks against concurrent fills on PostgreSQL.
+    if from == AuthStatus::Approved {
+        let (amount_delta, volume_delta) =
+            (amount - a.approved_amount, volume - a.approved_volume_ml);
+        adjust_usage(tx, card, &a.periods, amount_delta, volume_delta, 0).await?;
+        move_buckets(tx, org, a.held_amount - amount, -a.held_amount, amount).await?;
+        post(tx, org, Some(id), "capture", ("held", "spent"), amount, now_us).await?;
+        let released = a.held_amount - amount;
+        post(tx, org, Some(id), "release", ("held", "available"), released, now_us)
+            .await?;
+    } else {
+        // The hold had expired and been released: the fuel was dispensed all the same.
+        adjust_usage(tx, card, &a.periods, amount, volume, 1).await?;
+        super::fraud_impl::insert_alert(tx, late_alert).await?;
+        move_buckets(tx, org, -amount, 0, amount).await?;
+        post(tx, org, Some(id), "late_capture", ("available", "spent"), amount, now_us)
+            .await?;
+    }
+    Ok(true)
+}
+
+/// Releases an approved hold inside the caller's transaction; false when not approved.
+async fn release_in(
+    tx: &mut AnyConnection,
+    id: AuthorizationId,
+    to: AuthStatus,
+    now_us: i64,
+) -> R<bool> {
+    let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
+    let a = authorization(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&mut *tx).await?)?;
+    let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
+    let done = sqlx::query(
+        "UPDATE authorizations SET status = $1, settled_us = $2, version = version + 1 \
+         WHERE id = $3 AND status = 'approved'",
+    )
+    .bind(to.as_str())
+    .bind(now_us)
+    .bind(id_str(id))
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    // Lock order as in `complete_authorization_impl`: usage, then the account.
+    adjust_usage(tx, card, &a.periods, -a.approved_amount, -a.approved_volume_ml, -1)
+        .await?;
+    move_buckets(tx, org, a.held_amount, -a.held_amount, 0).await?;
+    post(tx, org, Some(id), to.as_str(), ("held", "available"), a.held_amount, now_us)
+        .await?;
+    Ok(true)
 }
 
 async fn insert_authorization(conn: &mut AnyConnection, r: &AuthorizationRecord) -> R<()> {

@@ -6,6 +6,7 @@
 mod authorizer_impl;
 mod dialect;
 mod fraud_impl;
+mod group_commit;
 mod migrate;
 mod rows;
 mod store_impl;
@@ -27,6 +28,8 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// The writer the terminal path's money writes share transactions on.
+    group: group_commit::GroupCommit,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -63,7 +66,8 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let store = Self { pool, backend };
+        let group = group_commit::GroupCommit::start(pool.clone(), backend);
+        let store = Self { pool, backend, group };
         migrate::run(&store).await?;
         Ok(store)
     }
