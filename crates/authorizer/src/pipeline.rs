@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 use store::{
     AuthStatus, AuthorizationCommit, AuthorizationRecord, AuthorizerStore, CardRecord,
-    CommitRefusal, PeriodLimits, StationRecord, Store, TerminalRecord,
+    CommitRefusal, PeriodLimits, StationRecord, Store, TerminalRecord, VehicleRecord,
 };
 use time::OffsetDateTime;
 use time_tz::OffsetDateTimeExt;
@@ -176,10 +176,13 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
     /// Loads the snapshot and decides, limits first, then fraud rules on what the limits
     /// approved; returns what the commit writes and the limits the database re-checks.
     async fn decide(&self, draft: &Draft<'_>, checked: &Checked) -> Result<Decided> {
-        let payment = &checked.payment;
-        let card = self.store().get_card(payment.org_id, payment.card_id).await?;
+        let card = &checked.card;
         let org = self.store().get_org(card.org_id).await?;
-        let (_, controls) = self.issuing.effective_of(&card).await?;
+        let (_, controls) = self.issuing.effective_of(card).await?;
+        let vehicle = match card.vehicle_id {
+            Some(id) => Some(self.store().get_vehicle(card.org_id, id).await?),
+            None => None,
+        };
         let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(draft.now_us) * 1_000)
             .map_err(|_| IssuingError::Internal("clock".into()))?;
         let org_local = local(now, &org.time_zone);
@@ -196,13 +199,14 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             local_minute_of_day: u16::from(station_local.hour()) * 60
                 + u16::from(station_local.minute()),
             usage: self.store().card_usage(card.id, &periods).await?,
-            tank_capacity_ml: self.tank_capacity(&card, draft.req).await?,
+            tank_capacity_ml: tank_capacity(vehicle.as_ref(), draft.req),
             available_minor: account.available,
             credit_limit_minor: account.credit_limit,
         };
         let mut decision = authorize::decide(&request_of(draft.req), &snapshot);
         let fill = Fill {
-            card: &card,
+            card,
+            vehicle: vehicle.as_ref(),
             station: draft.station,
             now_us: draft.now_us,
             local_hour: station_local.hour(),
@@ -213,7 +217,7 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         };
         let (features, screened) = self.screen_decision(&fill, &mut decision).await?;
         let fraud = screened.as_ref().map(|s| &s.decision);
-        let record = self.record(draft, Some(checked), Some(&card), &decision, periods, fraud)?;
+        let record = self.record(draft, Some(checked), Some(card), &decision, periods, fraud)?;
         let alerts = fraud.map(|f| screening::alerts_of(f, &record)).unwrap_or_default();
         Ok(Decided { record, limits: limits_of(&controls), features, alerts })
     }
@@ -241,19 +245,6 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             }
             Outcome::Declined { .. } => Ok((None, None)),
         }
-    }
-
-    /// The bound vehicle's tank, when fuel is offered: AdBlue and car washes do not fill it.
-    async fn tank_capacity(
-        &self,
-        card: &CardRecord,
-        req: &AuthorizeRequest,
-    ) -> Result<Option<i64>> {
-        let Some(vehicle) = card.vehicle_id else { return Ok(None) };
-        if !req.products.iter().any(|p| p.is_fuel()) {
-            return Ok(None);
-        }
-        Ok(Some(self.store().get_vehicle(card.org_id, vehicle).await?.tank_capacity_ml))
     }
 
     fn record(
@@ -518,4 +509,10 @@ mod gate_tests {
         assert!(Gate::until(Instant::now()).expired().is_err());
         assert!(Gate::unbounded().expired().is_ok());
     }
+}
+
+/// The bound vehicle's tank, when fuel is offered: AdBlue and car washes do not fill it.
+fn tank_capacity(vehicle: Option<&VehicleRecord>, req: &AuthorizeRequest) -> Option<i64> {
+    let vehicle = vehicle?;
+    req.products.iter().any(|p| p.is_fuel()).then_some(vehicle.tank_capacity_ml)
 }

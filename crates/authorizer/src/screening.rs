@@ -15,6 +15,8 @@ use store::{
 /// What the pipeline knows about the fill when it screens it.
 pub(crate) struct Fill<'a> {
     pub card: &'a CardRecord,
+    /// The card's bound vehicle, read once for the limits and the rules.
+    pub vehicle: Option<&'a store::VehicleRecord>,
     pub station: &'a StationRecord,
     pub now_us: i64,
     pub local_hour: u8,
@@ -64,10 +66,6 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         let card = fill.card;
         let (rebind_us, unblock_us) =
             self.store().card_rebind_unblock(card.org_id, card.id).await?;
-        let vehicle = match card.vehicle_id {
-            Some(id) => Some(self.store().get_vehicle(card.org_id, id).await?),
-            None => None,
-        };
         Ok(Features {
             now_s: fill.now_us / 1_000_000,
             local_hour: fill.local_hour,
@@ -78,9 +76,9 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             station_id: fill.station.id.to_string(),
             station_location: geo(fill.station.lat_e6, fill.station.lon_e6),
             card: history(row, rebind_us, unblock_us),
-            vehicle: vehicle.map(|v| Vehicle {
+            vehicle: fill.vehicle.map(|v| Vehicle {
                 tank_capacity_ml: Some(v.tank_capacity_ml),
-                products: Some(v.products),
+                products: Some(v.products.clone()),
             }),
         })
     }

@@ -151,6 +151,12 @@ pub trait Store: Clone + Send + Sync + 'static {
         fx: Effects,
     ) -> impl Future<Output = R<()>> + Send;
     fn get_device(&self, org: OrgId, id: DeviceId) -> impl Future<Output = R<DeviceRecord>> + Send;
+    /// The device and its holder's status in one read (a token's standing, per payment).
+    fn get_device_with_holder(
+        &self,
+        org: OrgId,
+        id: DeviceId,
+    ) -> impl Future<Output = R<(DeviceRecord, UserStatus)>> + Send;
     fn list_devices(
         &self,
         org: OrgId,

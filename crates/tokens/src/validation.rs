@@ -61,6 +61,8 @@ pub struct ValidatedPayment {
 pub struct Checked {
     pub payment: ValidatedPayment,
     pub claim: store::CryptogramClaim,
+    /// The card as read for the token's standing: the authorizer decides on this read.
+    pub card: store::CardRecord,
     key_index: KeyIndex,
     token: TokenRecord,
 }
@@ -126,9 +128,10 @@ impl<S: Store> Tokens<S> {
         if !self.mac_verifies(&token, &pan, data, &iad).await? {
             return Ok(Err(CryptogramInvalid));
         }
-        if let Err(decline) = self.token_standing(&token).await? {
-            return Ok(Err(decline));
-        }
+        let card = match self.token_standing(&token).await? {
+            Ok(card) => card,
+            Err(decline) => return Ok(Err(decline)),
+        };
         let window = match data.entry_mode {
             EntryMode::Qr => payment_time::QR_VALIDITY_MS,
             EntryMode::Nfc => payment_time::NFC_VALIDITY_MS,
@@ -154,7 +157,7 @@ impl<S: Store> Tokens<S> {
             generated_at_ms: iad.generated_at_ms,
             cdcvm: iad.cdcvm,
         };
-        Ok(Ok(Checked { payment, claim, key_index: iad.key_index, token }))
+        Ok(Ok(Checked { payment, claim, card, key_index: iad.key_index, token }))
     }
 
     async fn mac_verifies(
@@ -191,7 +194,7 @@ impl<S: Store> Tokens<S> {
     async fn token_standing(
         &self,
         token: &TokenRecord,
-    ) -> Result<Result<(), CryptogramDecline>, issuing::IssuingError> {
+    ) -> Result<Result<store::CardRecord, CryptogramDecline>, issuing::IssuingError> {
         use CryptogramDecline::*;
         if token.status != TokenStatus::Active {
             return Ok(Err(TokenInactive));
@@ -203,12 +206,12 @@ impl<S: Store> Tokens<S> {
             CardStatus::Blocked => return Ok(Err(CardBlocked)),
             CardStatus::Closed => return Ok(Err(CardClosed)),
         }
-        let device = self.store().get_device(token.org_id, token.device_id).await?;
+        let (device, holder) =
+            self.store().get_device_with_holder(token.org_id, token.device_id).await?;
         if device.status != DeviceStatus::Active || card.driver_id != Some(device.user_id) {
             return Ok(Err(TokenInactive));
         }
-        let driver = self.store().get_user(device.user_id).await?;
-        Ok(if driver.status == UserStatus::Active { Ok(()) } else { Err(TokenInactive) })
+        Ok(if holder == UserStatus::Active { Ok(card) } else { Err(TokenInactive) })
     }
 
     /// Spends the ATC and one use of the LUK, re-reading the window when a concurrent

@@ -261,7 +261,8 @@ impl SqlStore {
         self.group
             .run(move |tx| {
                 Box::pin(async move {
-                    let fresh = remember_nonce_in(tx, terminal, &nonce, now_us, forget_before_us).await;
+                    let fresh =
+                        remember_nonce_in(tx, terminal, &nonce, now_us, forget_before_us).await;
                     (matches!(fresh, Ok(true)), fresh)
                 })
             })
@@ -448,20 +449,25 @@ impl SqlStore {
         card: CardId,
         periods: &[String; 3],
     ) -> R<PeriodUsage> {
+        let rows = sqlx::query(
+            "SELECT period, amount, volume_ml, fills FROM card_usage \
+             WHERE card_id = $1 AND period IN ($2, $3, $4)",
+        )
+        .bind(id_str(card))
+        .bind(periods[0].as_str())
+        .bind(periods[1].as_str())
+        .bind(periods[2].as_str())
+        .fetch_all(&self.pool)
+        .await?;
         let mut usage = [Usage::default(); 3];
-        for (slot, period) in usage.iter_mut().zip(periods) {
-            let row = sqlx::query("SELECT amount, volume_ml, fills FROM card_usage WHERE card_id = $1 AND period = $2")
-                .bind(id_str(card))
-                .bind(period.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-            if let Some(row) = row {
-                *slot = Usage {
-                    amount_minor: row.int("amount")?,
-                    volume_ml: row.int("volume_ml")?,
-                    count: row.int("fills")?,
-                };
-            }
+        for row in &rows {
+            let period = row.text("period")?;
+            let Some(slot) = periods.iter().position(|p| *p == period) else { continue };
+            usage[slot] = Usage {
+                amount_minor: row.int("amount")?,
+                volume_ml: row.int("volume_ml")?,
+                count: row.int("fills")?,
+            };
         }
         Ok(PeriodUsage { day: usage[0], week: usage[1], month: usage[2] })
     }
@@ -689,15 +695,13 @@ async fn complete_in(
         move_buckets(tx, org, a.held_amount - amount, -a.held_amount, amount).await?;
         post(tx, org, Some(id), "capture", ("held", "spent"), amount, now_us).await?;
         let released = a.held_amount - amount;
-        post(tx, org, Some(id), "release", ("held", "available"), released, now_us)
-            .await?;
+        post(tx, org, Some(id), "release", ("held", "available"), released, now_us).await?;
     } else {
         // The hold had expired and been released: the fuel was dispensed all the same.
         adjust_usage(tx, card, &a.periods, amount, volume, 1).await?;
         super::fraud_impl::insert_alert(tx, late_alert).await?;
         move_buckets(tx, org, -amount, 0, amount).await?;
-        post(tx, org, Some(id), "late_capture", ("available", "spent"), amount, now_us)
-            .await?;
+        post(tx, org, Some(id), "late_capture", ("available", "spent"), amount, now_us).await?;
     }
     Ok(true)
 }
@@ -725,11 +729,9 @@ async fn release_in(
         return Ok(false);
     }
     // Lock order as in `complete_authorization_impl`: usage, then the account.
-    adjust_usage(tx, card, &a.periods, -a.approved_amount, -a.approved_volume_ml, -1)
-        .await?;
+    adjust_usage(tx, card, &a.periods, -a.approved_amount, -a.approved_volume_ml, -1).await?;
     move_buckets(tx, org, a.held_amount, -a.held_amount, 0).await?;
-    post(tx, org, Some(id), to.as_str(), ("held", "available"), a.held_amount, now_us)
-        .await?;
+    post(tx, org, Some(id), to.as_str(), ("held", "available"), a.held_amount, now_us).await?;
     Ok(true)
 }
 

@@ -22,6 +22,7 @@ macro_rules! migrations {
             migration!(2, "tokens", $dir, "0002_tokens.sql"),
             migration!(3, "authorizer", $dir, "0003_authorizer.sql"),
             migration!(4, "fraud", $dir, "0004_fraud.sql"),
+            migration!(5, "hot_path_indexes", $dir, "0005_hot_path_indexes.sql"),
         ]
     };
 }

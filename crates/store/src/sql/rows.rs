@@ -91,12 +91,7 @@ pub(super) fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
         role: row.parse("role")?,
         group_id: row.opt_parse("group_id")?,
         group_path: row.opt_text("group_path")?,
-        status: match row.text("status")?.as_str() {
-            "invited" => UserStatus::Invited,
-            "active" => UserStatus::Active,
-            "deactivated" => UserStatus::Deactivated,
-            other => return Err(StoreError::Corrupt(format!("user status {other:?}"))),
-        },
+        status: user_status(&row.text("status")?)?,
         password_hash: row.opt_text("password_hash")?,
         invite_hash: row.opt_text("invite_hash")?,
         invite_expires_us: row.opt_int("invite_expires_us")?,
@@ -260,6 +255,15 @@ pub(super) fn idempotency(row: &AnyRow) -> Result<IdempotencyRecord, StoreError>
 
 pub(super) const DEVICE_COLS: &str =
     "id, org_id, user_id, public_key, label, status, created_us, revoked_us, version";
+
+pub(super) fn user_status(raw: &str) -> Result<UserStatus, StoreError> {
+    Ok(match raw {
+        "invited" => UserStatus::Invited,
+        "active" => UserStatus::Active,
+        "deactivated" => UserStatus::Deactivated,
+        other => return Err(StoreError::Corrupt(format!("user status {other:?}"))),
+    })
+}
 
 pub(super) fn device(row: &AnyRow) -> Result<DeviceRecord, StoreError> {
     Ok(DeviceRecord {

@@ -563,28 +563,28 @@ impl Store for SqlStore {
         q.fetch_all(&self.pool).await?.iter().map(rows::binding).collect()
     }
 
+    /// One query for the whole chain (org, groups, driver, vehicle, card): each pair is its
+    /// own primary-key lookup, which both databases answer with one index probe per term.
     async fn get_controls(
         &self,
         org: OrgId,
         subjects: &[(ControlLevel, uuid::Uuid)],
     ) -> R<Vec<ControlsRecord>> {
-        let mut out = Vec::with_capacity(subjects.len());
-        let sql = format!(
-            "SELECT {CONTROLS_COLS} FROM controls WHERE org_id = $1 AND level = $2 \
-             AND subject_id = $3"
-        );
-        for (level, subject) in subjects {
-            let row = sqlx::query(&sql)
-                .bind(id_str(org))
-                .bind(level.as_str())
-                .bind(id_str(subject))
-                .fetch_optional(&self.pool)
-                .await?;
-            if let Some(row) = row {
-                out.push(rows::controls(&row)?);
-            }
+        if subjects.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let terms: Vec<String> = (0..subjects.len())
+            .map(|i| format!("(level = ${} AND subject_id = ${})", 2 * i + 2, 2 * i + 3))
+            .collect();
+        let sql = format!(
+            "SELECT {CONTROLS_COLS} FROM controls WHERE org_id = $1 AND ({})",
+            terms.join(" OR ")
+        );
+        let mut query = sqlx::query(&sql).bind(id_str(org));
+        for (level, subject) in subjects {
+            query = query.bind(level.as_str()).bind(id_str(subject));
+        }
+        query.fetch_all(&self.pool).await?.iter().map(rows::controls).collect()
     }
 
     async fn put_controls(&self, r: &ControlsRecord, fx: Effects) -> R<()> {
@@ -670,6 +670,13 @@ impl Store for SqlStore {
     }
     async fn get_device(&self, org: OrgId, id: DeviceId) -> R<DeviceRecord> {
         self.get_device_impl(org, id).await
+    }
+    async fn get_device_with_holder(
+        &self,
+        org: OrgId,
+        id: DeviceId,
+    ) -> R<(DeviceRecord, UserStatus)> {
+        self.get_device_with_holder_impl(org, id).await
     }
     async fn list_devices(&self, org: OrgId, user: UserId) -> R<Vec<DeviceRecord>> {
         self.list_devices_impl(org, user).await

@@ -70,6 +70,22 @@ impl SqlStore {
         rows::device(&row)
     }
 
+    pub(super) async fn get_device_with_holder_impl(
+        &self,
+        org: OrgId,
+        id: DeviceId,
+    ) -> R<(DeviceRecord, UserStatus)> {
+        let cols: Vec<String> = DEVICE_COLS.split(',').map(|c| format!("d.{}", c.trim())).collect();
+        let sql = format!(
+            "SELECT {}, u.status AS holder_status FROM devices d JOIN users u ON u.id = d.user_id \
+             WHERE d.org_id = $1 AND d.id = $2",
+            cols.join(", ")
+        );
+        let row =
+            sqlx::query(&sql).bind(id_str(org)).bind(id_str(id)).fetch_one(&self.pool).await?;
+        Ok((rows::device(&row)?, rows::user_status(&row.text("holder_status")?)?))
+    }
+
     pub(super) async fn list_devices_impl(&self, org: OrgId, user: UserId) -> R<Vec<DeviceRecord>> {
         let sql = format!(
             "SELECT {DEVICE_COLS} FROM devices WHERE org_id = $1 AND user_id = $2 ORDER BY created_us, id"
