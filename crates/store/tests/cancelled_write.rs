@@ -1,7 +1,7 @@
 //! A write cancelled at any moment must not poison the pool.
 //!
-//! The terminal API runs the nonce write under the authorization deadline, and a client
-//! that hangs up cancels its request, so a store future can be dropped anywhere. sqlx
+//! A request can be cancelled at any await (the authorization deadline, a client that
+//! hangs up), so a store future can be dropped anywhere. sqlx
 //! 0.8's SQLite `begin_with` has an await between the worker running `BEGIN IMMEDIATE`
 //! and the `Transaction` existing (it asks the worker whether the statement opened a
 //! transaction): dropped there, the connection went back to the pool inside a transaction
@@ -9,16 +9,19 @@
 //! non-zero transaction depth" on it, the busy timeout on the others). The benchmark
 //! found it: 96 for everything under overload.
 
-use domain::{Product, StationId, TerminalId};
+use domain::{OrgId, Product, StationId, TerminalId};
 use sqlx::{Connection, Executor, SqliteConnection};
 use std::future::Future;
 use std::task::Poll;
 use std::time::{Duration, Instant};
-use store::{AuthorizerStore, SqlStore, StationRecord, TerminalRecord, TerminalStatus};
+use store::{
+    AuthorizerStore, FraudRuleRecord, SqlStore, StationRecord, TerminalRecord, TerminalStatus,
+};
 
 /// Long enough for the store's `BEGIN IMMEDIATE` to be queued behind the held lock.
 const CANCEL_AFTER_MS: u64 = 200;
-/// Writes after the cancellation: more than the pool's connections, so each is reused.
+/// Writes after the cancellations (through the group commit, whose writer takes a pooled
+/// connection and the write lock): more than the pool's connections, so each is reused.
 const WRITES_AFTER: usize = 40;
 /// Cancellation points swept through one write (BEGIN, DELETE, INSERT, COMMIT with fsync).
 const SWEEP_STEPS: u64 = 600;
@@ -29,8 +32,14 @@ async fn writes_cancelled_at_every_moment_leave_the_pool_usable() {
     let (store, dir) = fresh_store().await;
     let terminal = terminal(&store).await;
     for step in 0..SWEEP_STEPS {
-        let nonce = format!("cancelled-{step}");
-        let write = store.remember_nonce(terminal, &nonce, 1, 0);
+        // A write on its own transaction (`begin_write`), not one of the group commit's.
+        let rules = [FraudRuleRecord {
+            org_id: OrgId::new(),
+            rule_id: format!("rule-{step}"),
+            config: "{}".into(),
+            updated_us: 1,
+        }];
+        let write = store.put_fraud_rules(&rules);
         poll_then_drop(write, Duration::from_micros(step * SWEEP_STEP_US)).await;
     }
     writes_succeed(&store, terminal).await;

@@ -54,7 +54,13 @@ impl SqlStore {
         let mut options = AnyPoolOptions::new()
             .max_connections(backend.max_connections())
             .acquire_timeout(Duration::from_millis(acquire_timeout_ms.max(1)))
-            .after_release(|conn, _meta| Box::pin(release_outside_transaction(conn)));
+            // sqlx pings every connection on release, which drains what was queued on it;
+            // after that its transaction depth is final, so the check runs at acquire.
+            .before_acquire(|conn, _meta| Box::pin(async move { Ok(outside_transaction(conn)) }))
+            // A ping before every query is a second worker round trip per statement on
+            // SQLite (the profile's largest cost); a connection PostgreSQL dropped is worth
+            // finding before a request uses it.
+            .test_before_acquire(backend == Backend::Postgres);
         if backend == Backend::Sqlite {
             options = options.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -91,22 +97,21 @@ impl SqlStore {
     }
 }
 
-/// Keeps a returned connection only if it is outside any transaction.
+/// Hands out a pooled connection only if it is outside any transaction.
 ///
 /// A request cancelled at the wrong await inside sqlx's `begin_with` (the deadline, or a
 /// client hanging up) leaves the connection inside a transaction no `Transaction` value
 /// owns: nobody can commit or roll it back, and on SQLite it holds the database's write
-/// lock. Returned to the pool it would fail every later transaction. The ping first lets
-/// the connection finish what was queued on it (a `BEGIN` in flight, a dropped
-/// transaction's rollback), so the depth read after it is final. Closing such a connection
-/// rolls its transaction back; the pool opens a fresh one when needed.
-async fn release_outside_transaction(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
-    conn.ping().await?;
+/// lock. Handed out again it would fail every later transaction. sqlx's ping on release
+/// lets the connection finish what was queued on it (a `BEGIN` in flight, a dropped
+/// transaction's rollback) before it is idle, so the depth read here is final. Refusing
+/// closes the connection, which rolls its transaction back; the pool opens a fresh one.
+fn outside_transaction(conn: &AnyConnection) -> bool {
     if conn.is_in_transaction() {
         tracing::warn!("closing a pooled connection left inside a cancelled transaction");
-        return Ok(false);
+        return false;
     }
-    Ok(true)
+    true
 }
 
 /// Durability first: WAL with `synchronous=FULL` makes an acknowledged commit survive power
