@@ -485,6 +485,12 @@ fn local(now: OffsetDateTime, zone: &str) -> OffsetDateTime {
     }
 }
 
+/// The bound vehicle's tank, when fuel is offered: AdBlue and car washes do not fill it.
+fn tank_capacity(vehicle: Option<&VehicleRecord>, req: &AuthorizeRequest) -> Option<i64> {
+    let vehicle = vehicle?;
+    req.products.iter().any(|p| p.is_fuel()).then_some(vehicle.tank_capacity_ml)
+}
+
 #[cfg(test)]
 mod gate_tests {
     use super::Gate;
@@ -511,8 +517,3 @@ mod gate_tests {
     }
 }
 
-/// The bound vehicle's tank, when fuel is offered: AdBlue and car washes do not fill it.
-fn tank_capacity(vehicle: Option<&VehicleRecord>, req: &AuthorizeRequest) -> Option<i64> {
-    let vehicle = vehicle?;
-    req.products.iter().any(|p| p.is_fuel()).then_some(vehicle.tank_capacity_ml)
-}
