@@ -10,6 +10,7 @@
 mod accounts;
 mod config;
 mod fleet_alerts;
+mod limits_left;
 mod network;
 mod pipeline;
 mod request;
@@ -20,6 +21,7 @@ pub mod views;
 
 pub use accounts::{Credit, CreditLimit};
 pub use config::{AuthorizerConfig, DEFAULT_AUTHORIZATION_DEADLINE_MS};
+pub use limits_left::{Gauge, LimitsLeft, PeriodLeft};
 pub use network::{CreateStation, CreateTerminal, SignedRequest, TerminalAuthError};
 pub use pipeline::Gate;
 pub use request::{AuthorizeRequest, CompleteRequest, NfcData, ReverseByReference};

@@ -3,8 +3,8 @@
 //! bind / re-bind, change status with a reason, change the card's limits.
 
 use super::cards::{optional_id, status_label, Directory};
-use super::{fills, html, parse_id, see_other, short_time, PageResult};
-use crate::error::{OrPage, PageError};
+use super::{fills, form_error, html, parse_id, see_other, short_time, with_status, PageResult};
+use crate::error::{FormError, OrPage, PageError};
 use crate::form::CheckedForm;
 use crate::i18n::Lang;
 use crate::layout::{csrf_field, Frame};
@@ -12,6 +12,7 @@ use crate::money;
 use crate::session::Viewer;
 use crate::{Console, MOUNT};
 use authorizer::views::AuthorizationQuery;
+use authorizer::LimitsLeft;
 use axum::extract::{Path, State};
 use domain::controls::{Controls, Level, LevelRef, PerAuthorization, PeriodLimits, Sourced};
 use domain::{CardId, CardStatus, Currency};
@@ -48,9 +49,21 @@ impl Names<'_> {
 }
 
 pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    render(&c, &v, id, None, None).await
+}
+
+/// The card page; with `limits_error`, the limits form shows the refusal and the values
+/// typed (`typed`) instead of the stored ones.
+async fn render(
+    c: &Console,
+    v: &Viewer,
+    id: CardId,
+    limits_error: Option<&FormError>,
+    typed: Option<&CheckedForm>,
+) -> PageResult {
     let f = &v.frame;
     let lang = f.lang;
-    let id: CardId = parse_id(f, &raw)?;
     let card = c.issuing.get_card(&v.who, id).await.or_page(f)?;
     let effective = c.issuing.effective_controls(&v.who, id).await.or_page(f)?;
     let own = c
@@ -62,7 +75,8 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
     let card_fills = c.authorizer.search_authorizations(&v.who, &recent).await.or_page(f)?;
     let mut events = c.issuing.card_events(&v.who, id).await.or_page(f)?;
     events.sort_by(|a, b| b.at.cmp(&a.at));
-    let dir = Directory::load(&c, &v).await?;
+    let left = c.authorizer.card_limits_left(&v.who, id).await.or_page(f)?;
+    let dir = Directory::load(c, v).await?;
     let names = Names { dir: &dir };
     let driver = card.driver_id.and_then(|d| dir.driver_names().get(&d).map(|s| (*s).to_owned()));
     let plate = card.vehicle_id.and_then(|x| dir.plates().get(&x).map(|s| (*s).to_owned()));
@@ -83,8 +97,12 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
                 h2 { (lang.t("card.controls")) }
                 (effective_table(lang, &effective, &names, cur))
             }
+            section #limits-left {
+                h2 { (lang.t("left.title")) }
+                (limits_left(lang, &left))
+            }
             div.grid {
-                section { h2 { (lang.t("card.limits")) } (limits_form(f, &card, &own.controls, cur)) }
+                section #limits { h2 { (lang.t("card.limits")) } (limits_form(f, &card, &own.controls, cur, limits_error, typed)) }
                 section { h2 { (lang.t("card.binding")) } (binding_form(f, &card, &dir)) }
                 section { h2 { (lang.t("card.status_change")) } (status_form(f, &card)) }
             }
@@ -166,26 +184,89 @@ fn effective_table(
     }
 }
 
-fn limits_form(f: &Frame, card: &CardView, own: &Controls, cur: Currency) -> Markup {
+/// Used and left of each period limit as a `<meter>` with the numbers as text.
+fn limits_left(lang: Lang, left: &LimitsLeft) -> Markup {
+    let cur = left.currency;
+    let periods = [
+        ("day", "left.day", &left.day),
+        ("week", "left.week", &left.week),
+        ("month", "left.month", &left.month),
+    ];
+    let any = periods.iter().any(|(_, _, p)| {
+        p.amount.limit.is_some() || p.volume_ml.limit.is_some() || p.count.limit.is_some()
+    });
+    let amount = |m: i64| money::show(m, cur);
+    let litres = |ml: i64| money::input_value(ml, 3);
+    let count = |n: i64| n.to_string();
+    html! {
+        @if !any { p.muted { (lang.t("left.none")) } }
+        @else {
+            div.grid {
+                @for (code, key, p) in periods {
+                    div data-period=(code) {
+                        h3 { (lang.t(key)) }
+                        @for (measure, label, gauge, show) in [
+                            ("amount", "left.amount", p.amount, &amount as &dyn Fn(i64) -> String),
+                            ("volume_ml", "left.volume", p.volume_ml, &litres),
+                            ("count", "left.count", p.count, &count),
+                        ] {
+                            @if let (Some(limit), Some(rest), Some(pct)) = (gauge.limit, gauge.left(), gauge.percent_used()) {
+                                div.left-row data-measure=(measure) data-used=(gauge.used)
+                                    data-limit=(limit) data-left=(rest) data-percent=(pct) {
+                                    span { (lang.t(label)) }
+                                    meter min="0" max=(limit.max(1)) value=(gauge.used.clamp(0, limit.max(1)))
+                                        aria-label={ (lang.t(key)) ", " (lang.t(label)) ": " (pct) "% " (lang.t("left.used")) } {
+                                        (pct) "%"
+                                    }
+                                    span.nums { (lang.t("left.used")) " " (show(gauge.used)) " " (lang.t("left.of")) " " (show(limit))
+                                        " · " (lang.t("left.left")) " " strong.left { (show(rest)) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn limits_form(
+    f: &Frame,
+    card: &CardView,
+    own: &Controls,
+    cur: Currency,
+    error: Option<&FormError>,
+    typed: Option<&CheckedForm>,
+) -> Markup {
     let lang = f.lang;
     let digits = cur.minor_digits();
-    let value = |v: Option<i64>| v.map(|m| money::input_value(m, digits)).unwrap_or_default();
+    let stored = |v: Option<i64>| v.map(|m| money::input_value(m, digits)).unwrap_or_default();
+    // After a refusal the form shows what was typed, so nothing has to be typed again.
+    let value = |name: &str, v: Option<i64>| match typed {
+        Some(t) => t.get(name).unwrap_or_default().to_owned(),
+        None => stored(v),
+    };
     let per = own.per_authorization.unwrap_or_default();
     let daily = own.daily.unwrap_or_default();
+    let count = match typed {
+        Some(t) => t.get("daily_count").unwrap_or_default().to_owned(),
+        None => daily.count.map(|c| c.to_string()).unwrap_or_default(),
+    };
     html! {
         form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/limits" } {
             (csrf_field(f))
+            (form_error(error))
             p.muted { (lang.t("card.limits.hint")) " (" (cur) ")" }
             label { (lang.t("limit.per_authorization"))
-                input #limit-per-authorization name="per_authorization" inputmode="decimal" value=(value(per.amount)); }
+                input #limit-per-authorization name="per_authorization" inputmode="decimal" value=(value("per_authorization", per.amount)); }
             label { (lang.t("limit.daily"))
-                input #limit-daily name="daily" inputmode="decimal" value=(value(daily.amount)); }
+                input #limit-daily name="daily" inputmode="decimal" value=(value("daily", daily.amount)); }
             label { (lang.t("limit.daily_count"))
-                input #limit-daily-count name="daily_count" inputmode="numeric" value=(daily.count.map(|c| c.to_string()).unwrap_or_default()); }
+                input #limit-daily-count name="daily_count" inputmode="numeric" value=(count); }
             label { (lang.t("limit.weekly"))
-                input #limit-weekly name="weekly" inputmode="decimal" value=(value(own.weekly.and_then(|w| w.amount))); }
+                input #limit-weekly name="weekly" inputmode="decimal" value=(value("weekly", own.weekly.and_then(|w| w.amount))); }
             label { (lang.t("limit.monthly"))
-                input #limit-monthly name="monthly" inputmode="decimal" value=(value(own.monthly.and_then(|m| m.amount))); }
+                input #limit-monthly name="monthly" inputmode="decimal" value=(value("monthly", own.monthly.and_then(|m| m.amount))); }
             button #save-limits type="submit" { (lang.t("card.limits.submit")) }
         }
     }
@@ -294,8 +375,24 @@ pub async fn set_limits(
     Path(raw): Path<String>,
     form: CheckedForm,
 ) -> PageResult {
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    match save_limits(&c, &v, id, &form).await {
+        Ok(()) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
+        Err(e) => {
+            // A refused value is shown next to the form, on the card page itself.
+            let error = e.into_inline()?;
+            Ok(with_status(error.status, render(&c, &v, id, Some(&error), Some(&form)).await?))
+        }
+    }
+}
+
+async fn save_limits(
+    c: &Console,
+    v: &Viewer,
+    id: CardId,
+    form: &CheckedForm,
+) -> Result<(), PageError> {
     let f = &v.frame;
-    let id: CardId = parse_id(f, &raw)?;
     let subject = SubjectRef { level: Level::Card, id: id.0 };
     let effective = c.issuing.effective_controls(&v.who, id).await.or_page(f)?;
     let digits = effective.currency.minor_digits();
@@ -325,7 +422,7 @@ pub async fn set_limits(
         PeriodLimits { amount: amount("monthly")?, ..controls.monthly.unwrap_or_default() };
     controls.monthly = non_empty(monthly);
     c.issuing.set_controls(&v.who, subject, controls).await.or_page(f)?;
-    Ok(see_other(&format!("{MOUNT}/cards/{id}")))
+    Ok(())
 }
 
 fn non_empty(p: PeriodLimits) -> Option<PeriodLimits> {

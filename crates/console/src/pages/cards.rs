@@ -1,6 +1,6 @@
 //! The card list (status, driver, last four digits; filter by status) and the issue form.
 
-use super::{html, see_other, PageResult};
+use super::{html, query_param, see_other, PageResult};
 use crate::error::{Kind, OrPage, PageError};
 use crate::form::CheckedForm;
 use crate::i18n::Lang;
@@ -47,16 +47,6 @@ pub fn status_label(lang: Lang, status: CardStatus) -> &'static str {
         CardStatus::Blocked => lang.t("status.blocked"),
         CardStatus::Closed => lang.t("status.closed"),
     }
-}
-
-fn query_param(raw: Option<&str>, name: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> =
-        raw.and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
-    pairs
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 pub async fn list(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) -> PageResult {
