@@ -281,6 +281,12 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Depots cannot be deactivated: the service has no such operation yet. Move or deactivate its drivers and vehicles instead.",
         "Депо нельзя отключить: в сервисе пока нет такой операции. Переведите или отключите его водителей и машины.",
     ),
+    ("card.restrictions", "The card's products and stations", "Продукты и АЗС карты"),
+    (
+        "card.restrictions.hint",
+        "Only on this card. Nothing ticked and blank lists: the card sets none (the depot's, driver's and vehicle's still apply). Station ids separated by commas.",
+        "Только для этой карты. Ничего не отмечено и пустые списки: карта ничего не задаёт (ограничения депо, водителя и машины действуют). Id АЗС через запятую.",
+    ),
     ("left.title", "Limits left", "Остаток лимитов"),
     ("left.day", "Today", "Сегодня"),
     ("left.week", "This week", "На этой неделе"),

@@ -28,6 +28,7 @@ both_backends!(
     directory_pages_keep_to_the_admins_depots,
     refused_forms_re_render_with_the_error,
     limits_left_after_a_real_fill,
+    the_card_products_and_stations_form,
 );
 
 /// A cookie-keeping client over the in-process router.
@@ -828,4 +829,73 @@ async fn limits_left_after_a_real_fill(backend: Backend) {
     let day = page.body.find(r#"data-period="day""#).expect("day");
     let week = page.body.find(r#"data-period="week""#).expect("week");
     assert!(day < week && page.body[day..week].contains(r#"data-left="25000""#));
+}
+
+async fn the_card_products_and_stations_form(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let card = app.north_card();
+    let card_path = format!("/console/cards/{card}");
+    let mut b = Browser::new(&app);
+    b.login("admin.north@demo-taxi.example").await;
+    let limits = b.post(&format!("{card_path}/limits"), &[("daily", "80")]).await;
+    assert_eq!(limits.status, StatusCode::SEE_OTHER, "{}", limits.body);
+    let saved = b
+        .post(
+            &format!("{card_path}/restrictions"),
+            &[
+                ("products", "diesel"),
+                ("products", "adblue"),
+                ("allowed_stations", "st-1, st-2"),
+                ("blocked_stations", "st-9"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let (_, controls) = app.get(&format!("/v1/cards/{card}/controls"), &owner).await;
+    let c = &controls["controls"];
+    let mut products: Vec<&str> = c["allowed_products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    products.sort_unstable();
+    assert_eq!(products, ["adblue", "diesel"]);
+    assert_eq!(c["allowed_stations"], serde_json::json!(["st-1", "st-2"]));
+    assert_eq!(c["blocked_stations"], serde_json::json!(["st-9"]));
+    assert_eq!(c["daily"]["amount"], 8_000, "the limits are kept");
+    let page = b.get(&card_path).await;
+    assert!(page.body.contains("value=\"st-1, st-2\""));
+
+    // A station in both lists: the service's 422, next to the form, the typed values kept.
+    let both = b
+        .post(
+            &format!("{card_path}/restrictions"),
+            &[("products", "diesel"), ("allowed_stations", "st-1"), ("blocked_stations", "st-1")],
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(both.body.contains("form-error") && both.body.contains("also in allowed_stations"));
+    assert!(both.body.contains("value=\"st-1\""));
+    let (_, after) = app.get(&format!("/v1/cards/{card}/controls"), &owner).await;
+    assert_eq!(after["controls"]["allowed_stations"], serde_json::json!(["st-1", "st-2"]));
+
+    // Nothing ticked, blank lists: the card level sets none.
+    let cleared = b
+        .post(
+            &format!("{card_path}/restrictions"),
+            &[("allowed_stations", ""), ("blocked_stations", "")],
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER, "{}", cleared.body);
+    let (_, after) = app.get(&format!("/v1/cards/{card}/controls"), &owner).await;
+    assert!(after["controls"]["allowed_products"].is_null(), "{after}");
+    assert!(after["controls"]["allowed_stations"].is_null(), "{after}");
+    assert_eq!(after["controls"]["daily"]["amount"], 8_000);
+    // Out of scope is the 404 page, and changes nothing.
+    let south = b
+        .post(&format!("/console/cards/{}/restrictions", app.south_card()), &[("products", "lpg")])
+        .await;
+    assert_eq!(south.status, StatusCode::NOT_FOUND);
 }

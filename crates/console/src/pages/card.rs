@@ -15,7 +15,7 @@ use authorizer::views::AuthorizationQuery;
 use authorizer::LimitsLeft;
 use axum::extract::{Path, State};
 use domain::controls::{Controls, Level, LevelRef, PerAuthorization, PeriodLimits, Sourced};
-use domain::{CardId, CardStatus, Currency};
+use domain::{CardId, CardStatus, Currency, Product};
 use issuing::views::{CardView, EffectiveControlsView, EventView};
 use issuing::{BindCard, ChangeCardStatus, SubjectRef};
 use maud::{html, Markup};
@@ -50,18 +50,25 @@ impl Names<'_> {
 
 pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
     let id: CardId = parse_id(&v.frame, &raw)?;
-    render(&c, &v, id, None, None).await
+    render(&c, &v, id, None).await
 }
 
-/// The card page; with `limits_error`, the limits form shows the refusal and the values
-/// typed (`typed`) instead of the stored ones.
+/// Which of the card's forms a refusal belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CardForm {
+    Limits,
+    Restrictions,
+}
+
+/// The card page; with `refused`, that form shows the refusal and the values typed instead
+/// of the stored ones.
 async fn render(
     c: &Console,
     v: &Viewer,
     id: CardId,
-    limits_error: Option<&FormError>,
-    typed: Option<&CheckedForm>,
+    refused: Option<(CardForm, &FormError, &CheckedForm)>,
 ) -> PageResult {
+    let on = |which: CardForm| refused.filter(|r| r.0 == which).map(|r| (r.1, r.2));
     let f = &v.frame;
     let lang = f.lang;
     let card = c.issuing.get_card(&v.who, id).await.or_page(f)?;
@@ -102,7 +109,8 @@ async fn render(
                 (limits_left(lang, &left))
             }
             div.grid {
-                section #limits { h2 { (lang.t("card.limits")) } (limits_form(f, &card, &own.controls, cur, limits_error, typed)) }
+                section #limits { h2 { (lang.t("card.limits")) } (limits_form(f, &card, &own.controls, cur, on(CardForm::Limits))) }
+                section #restrictions { h2 { (lang.t("card.restrictions")) } (restrictions_form(f, &card, &own.controls, on(CardForm::Restrictions))) }
                 section { h2 { (lang.t("card.binding")) } (binding_form(f, &card, &dir)) }
                 section { h2 { (lang.t("card.status_change")) } (status_form(f, &card)) }
             }
@@ -235,9 +243,9 @@ fn limits_form(
     card: &CardView,
     own: &Controls,
     cur: Currency,
-    error: Option<&FormError>,
-    typed: Option<&CheckedForm>,
+    refused: Option<(&FormError, &CheckedForm)>,
 ) -> Markup {
+    let (error, typed) = (refused.map(|r| r.0), refused.map(|r| r.1));
     let lang = f.lang;
     let digits = cur.minor_digits();
     let stored = |v: Option<i64>| v.map(|m| money::input_value(m, digits)).unwrap_or_default();
@@ -268,6 +276,44 @@ fn limits_form(
             label { (lang.t("limit.monthly"))
                 input #limit-monthly name="monthly" inputmode="decimal" value=(value("monthly", own.monthly.and_then(|m| m.amount))); }
             button #save-limits type="submit" { (lang.t("card.limits.submit")) }
+        }
+    }
+}
+
+/// The card's own product and station restrictions. No product ticked and blank station
+/// lists mean the card level sets none (the depot's, driver's or vehicle's still apply).
+fn restrictions_form(
+    f: &Frame,
+    card: &CardView,
+    own: &Controls,
+    refused: Option<(&FormError, &CheckedForm)>,
+) -> Markup {
+    let lang = f.lang;
+    let (error, typed) = (refused.map(|r| r.0), refused.map(|r| r.1));
+    let ticked = |p: Product| match typed {
+        Some(t) => t.all("products").contains(&p.as_str()),
+        None => own.allowed_products.as_ref().is_some_and(|list| list.contains(&p)),
+    };
+    let stations = |name: &str, stored: &Option<Vec<String>>| match typed {
+        Some(t) => t.get(name).unwrap_or_default().to_owned(),
+        None => stored.as_ref().map(|l| l.join(", ")).unwrap_or_default(),
+    };
+    html! {
+        form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/restrictions" } {
+            (csrf_field(f))
+            (form_error(error))
+            p.muted { (lang.t("card.restrictions.hint")) }
+            fieldset.products {
+                legend { (lang.t("limit.products")) }
+                @for p in Product::ALL {
+                    label.choice { input type="checkbox" name="products" value=(p.as_str()) checked[ticked(p)]; (p.as_str()) }
+                }
+            }
+            label { (lang.t("limit.stations"))
+                input #allowed-stations name="allowed_stations" value=(stations("allowed_stations", &own.allowed_stations)); }
+            label { (lang.t("limit.blocked_stations"))
+                input #blocked-stations name="blocked_stations" value=(stations("blocked_stations", &own.blocked_stations)); }
+            button #save-restrictions type="submit" { (lang.t("card.limits.submit")) }
         }
     }
 }
@@ -381,7 +427,8 @@ pub async fn set_limits(
         Err(e) => {
             // A refused value is shown next to the form, on the card page itself.
             let error = e.into_inline()?;
-            Ok(with_status(error.status, render(&c, &v, id, Some(&error), Some(&form)).await?))
+            let refused = Some((CardForm::Limits, &error, &form));
+            Ok(with_status(error.status, render(&c, &v, id, refused).await?))
         }
     }
 }
@@ -431,4 +478,51 @@ fn non_empty(p: PeriodLimits) -> Option<PeriodLimits> {
 
 fn non_empty_per(p: PerAuthorization) -> Option<PerAuthorization> {
     (p != PerAuthorization::default()).then_some(p)
+}
+
+/// Station ids typed separated by commas, spaces or new lines; none is `None`.
+fn station_list(raw: Option<&str>) -> Option<Vec<String>> {
+    let list: Vec<String> = raw
+        .unwrap_or_default()
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+/// Sets the card's own allowed products, allowed and blocked stations, keeping its other
+/// card-level controls (amounts, volumes, windows).
+pub async fn set_restrictions(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    let save = async {
+        let f = &v.frame;
+        let subject = SubjectRef { level: Level::Card, id: id.0 };
+        let mut controls = c.issuing.get_controls(&v.who, subject).await.or_page(f)?.controls;
+        let products = form
+            .all("products")
+            .into_iter()
+            .map(|p| {
+                p.parse::<Product>()
+                    .map_err(|()| PageError::refused(f, "products: unknown product"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        controls.allowed_products = (!products.is_empty()).then_some(products);
+        controls.allowed_stations = station_list(form.get("allowed_stations"));
+        controls.blocked_stations = station_list(form.get("blocked_stations"));
+        c.issuing.set_controls(&v.who, subject, controls).await.or_page(f)
+    };
+    match save.await {
+        Ok(_) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
+        Err(e) => {
+            let error = e.into_inline()?;
+            let refused = Some((CardForm::Restrictions, &error, &form));
+            Ok(with_status(error.status, render(&c, &v, id, refused).await?))
+        }
+    }
 }
