@@ -229,6 +229,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.vehicles", "Vehicles", "Машины"),
     ("nav.groups", "Depots", "Депо"),
     ("dir.state", "State", "Состояние"),
+    ("dir.search", "Search", "Поиск"),
     ("dir.state.active", "active", "активные"),
     ("dir.state.deactivated", "deactivated", "отключённые"),
     ("dir.status.invited", "invited", "приглашён"),

@@ -211,6 +211,7 @@ fn limits_left(lang: Lang, left: &LimitsLeft) -> Markup {
         @else {
             div.grid {
                 @for (code, key, p) in periods {
+                    @if p.amount.limit.is_some() || p.volume_ml.limit.is_some() || p.count.limit.is_some() {
                     div data-period=(code) {
                         h3 { (lang.t(key)) }
                         @for (measure, label, gauge, show) in [
@@ -231,6 +232,7 @@ fn limits_left(lang: Lang, left: &LimitsLeft) -> Markup {
                                 }
                             }
                         }
+                    }
                     }
                 }
             }

@@ -133,7 +133,7 @@ pub fn filter_form(
                     }
                 }
             }
-            label { (lang.t("cards.search"))
+            label { (lang.t("dir.search"))
                 input.search type="search" name="q" value=(search.unwrap_or_default())
                     hx-get=(path) hx-target=(sel) hx-select=(sel) hx-swap="outerHTML"
                     hx-include="closest form" hx-push-url="true" hx-trigger="input changed delay:300ms, search"; }
