@@ -202,6 +202,21 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("alert.false_positive", "False positive", "Ложное срабатывание"),
     ("alert.card", "Card", "Карта"),
     ("alert.related", "Other alerts on this card", "Другие алерты по этой карте"),
+    (
+        "alert.related_driver",
+        "Alerts on this driver's fills with other cards",
+        "Алерты по заправкам этого водителя с другими картами",
+    ),
+    (
+        "alert.driver_unknown",
+        "The driver of this fill is not known (no driver bound, or the card was re-bound since).",
+        "Водитель этой заправки неизвестен (карта не привязана или перепривязана с тех пор).",
+    ),
+    (
+        "alert.related_station",
+        "Alerts on other cards' fills at this station",
+        "Алерты по заправкам других карт на этой АЗС",
+    ),
     ("rules.title", "Fraud rules of this fleet", "Фрод-правила этого автопарка"),
     ("rules.id", "Rule", "Правило"),
     ("rules.parameters", "Parameters", "Параметры"),

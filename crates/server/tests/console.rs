@@ -29,6 +29,7 @@ both_backends!(
     refused_forms_re_render_with_the_error,
     limits_left_after_a_real_fill,
     the_card_products_and_stations_form,
+    the_alert_page_lists_alerts_by_driver_and_station,
 );
 
 /// A cookie-keeping client over the in-process router.
@@ -898,4 +899,82 @@ async fn the_card_products_and_stations_form(backend: Backend) {
         .post(&format!("/console/cards/{}/restrictions", app.south_card()), &[("products", "lpg")])
         .await;
     assert_eq!(south.status, StatusCode::NOT_FOUND);
+}
+
+async fn the_alert_page_lists_alerts_by_driver_and_station(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let (_, me) = app.get("/v1/me", &owner).await;
+    let org = me["org_id"].as_str().expect("org").to_owned();
+    let credit = serde_json::json!({"amount": 1_000_000});
+    let path = format!("/v1/orgs/{org}/account/credits");
+    assert_eq!(app.post(&path, &app.operator().await, credit).await.0, StatusCode::OK);
+    let anna_id = app.user_id_by_email("anna@demo-taxi.example").await;
+    let north = app.group_id("North depot").await;
+    let (status, second) = app
+        .post("/v1/cards", &owner, serde_json::json!({"group_id": north, "driver_id": anna_id}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let second = second["id"].as_str().expect("card").to_owned();
+    let first = app.north_card();
+    // Three fills within the hour on each of Anna's two cards, at one station: each card
+    // trips `rapid_refills`.
+    let terminal = Terminal::register(&app).await;
+    let anna = app.anna().await;
+    let mut phone = Phone::new();
+    phone.enrol(&app, &anna).await;
+    for card in [&first, &second] {
+        phone.provision(&app, &anna, card).await;
+        for atc in 1..=3u16 {
+            let answer = terminal.authorize(&app, &phone.qr(0, atc, now_ms()), 2_000, false).await;
+            assert_eq!(answer["approved"], true, "{answer}");
+        }
+    }
+    let (_, queue) = app.get("/v1/alerts?rule_id=rapid_refills", &app.analyst().await).await;
+    let alert_on = |card: &str| {
+        queue["alerts"]
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .find(|a| a["card_id"] == card)
+            .unwrap_or_else(|| panic!("an alert on {card}: {queue}"))["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let (on_first, on_second) = (alert_on(&first), alert_on(&second));
+
+    let mut b = Browser::new(&app);
+    b.login("fraud@forecourt.example").await;
+    let page = b.get(&format!("/console/alerts/{on_first}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let driver_at = page.body.find("id=\"related-driver\"").expect("driver section");
+    let station_at = page.body.find("id=\"related-station\"").expect("station section");
+    let end = page.body.find("id=\"recent-fills\"").expect("fills section");
+    let by_driver = &page.body[driver_at..station_at];
+    let by_station = &page.body[station_at..end];
+    assert!(by_driver.contains(&format!("data-driver=\"{anna_id}\"")), "{by_driver}");
+    let second_row = format!("data-alert=\"{on_second}\"");
+    assert!(by_driver.contains(&second_row), "{by_driver}");
+    assert!(by_station.contains(&second_row), "{by_station}");
+    assert!(!by_driver.contains(&format!("data-card=\"{first}\"")), "same card listed above");
+
+    // Unbound since: the driver of the fill is no longer known, and the page says so.
+    let mut owner_browser = Browser::new(&app);
+    owner_browser.login("owner@demo-taxi.example").await;
+    let unbound = owner_browser
+        .post(&format!("/console/cards/{second}/binding"), &[("driver_id", ""), ("vehicle_id", "")])
+        .await;
+    assert_eq!(unbound.status, StatusCode::SEE_OTHER, "{}", unbound.body);
+    let page = b.get(&format!("/console/alerts/{on_second}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-driver=\"\"") && page.body.contains("is not known"));
+    let station_at = page.body.find("id=\"related-station\"").expect("station section");
+    assert!(page.body[station_at..].contains(&format!("data-alert=\"{on_first}\"")));
+
+    // Fleet users never reach it.
+    assert_eq!(
+        owner_browser.get(&format!("/console/alerts/{on_first}")).await.status,
+        StatusCode::FORBIDDEN
+    );
 }

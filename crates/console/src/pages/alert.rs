@@ -10,7 +10,7 @@ use crate::i18n::{alert_status, Lang};
 use crate::layout::{csrf_field, Frame};
 use crate::session::Viewer;
 use crate::{Console, MOUNT};
-use authorizer::review::{AlertDetail, AlertQuery, NewComment, Resolution, Resolve};
+use authorizer::review::{AlertDetail, AlertQuery, AlertView, NewComment, Resolution, Resolve};
 use axum::extract::{Path, State};
 use maud::{html, Markup};
 use serde_json::Value;
@@ -38,6 +38,8 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
         .into_iter()
         .filter(|other| other.card_id == a.card_id && other.id != a.id)
         .collect();
+    // And on other cards: the same driver's fills, fills at the same station.
+    let more = c.authorizer.related_alerts(&v.who, id).await.or_page(f)?;
     Ok(html(
         f,
         lang.t("alert.title"),
@@ -69,20 +71,17 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
             }
             section #related {
                 h2 { (lang.t("alert.related")) }
-                @if related.is_empty() { p.muted { (lang.t("alerts.none")) } }
-                @else {
-                    div.scroll { table { tbody {
-                        @for r in &related {
-                            tr data-alert=(r.id) {
-                                td.num { (r.risk) }
-                                td { a href={ (MOUNT) "/alerts/" (r.id) } { (r.rule_id) } }
-                                td { span class={ "badge s-" (r.status) } { (alert_status(lang, r.status)) } }
-                                td { (short_time(&r.created_at)) }
-                                td { (r.reason) }
-                            }
-                        }
-                    } } }
+                (alert_rows(lang, &related))
+                h3 #related-driver data-driver=(more.driver_id.map(|d| d.to_string()).unwrap_or_default()) {
+                    (lang.t("alert.related_driver"))
+                    @if let Some(d) = more.driver_id { " " code { (d) } }
                 }
+                @if more.driver_id.is_none() { p.muted { (lang.t("alert.driver_unknown")) } }
+                @else { (alert_rows(lang, &more.by_driver)) }
+                h3 #related-station data-station=(more.station_id) {
+                    (lang.t("alert.related_station")) " " code { (more.station_id) }
+                }
+                (alert_rows(lang, &more.by_station))
                 p { a #fleet-rules href={ (MOUNT) "/rules?org_id=" (a.org_id) } { (lang.t("rules.title")) } }
             }
             section #recent-fills {
@@ -91,6 +90,25 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
             }
         },
     ))
+}
+
+fn alert_rows(lang: Lang, alerts: &[AlertView]) -> Markup {
+    html! {
+        @if alerts.is_empty() { p.muted { (lang.t("alerts.none")) } }
+        @else {
+            div.scroll { table { tbody {
+                @for r in alerts {
+                    tr data-alert=(r.id) data-card=(r.card_id) {
+                        td.num { (r.risk) }
+                        td { a href={ (MOUNT) "/alerts/" (r.id) } { (r.rule_id) } }
+                        td { span class={ "badge s-" (r.status) } { (alert_status(lang, r.status)) } }
+                        td { (short_time(&r.created_at)) }
+                        td { (r.reason) }
+                    }
+                }
+            } } }
+        }
+    }
 }
 
 fn actions(f: &Frame, d: &AlertDetail) -> Markup {
