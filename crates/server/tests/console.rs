@@ -780,6 +780,22 @@ async fn refused_forms_re_render_with_the_error(backend: Backend) {
     assert!(limits.body.contains("id=\"card-status\"") && limits.body.contains("value=\"12.345\""));
     let (_, controls) = app.get(&format!("/v1/cards/{card}/controls"), &app.owner().await).await;
     assert!(controls["controls"]["daily"]["amount"].is_null(), "nothing saved: {controls}");
+    // The bind and status forms on the card page too.
+    for (form, fields, message) in [
+        ("binding", vec![("driver_id", "not-a-uuid")], "driver_id: must be a UUID"),
+        ("status", vec![("status", "melted"), ("reason", "x")], "unknown card status"),
+    ] {
+        let page = b.post(&format!("/console/cards/{card}/{form}"), &fields).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{form}");
+        assert!(page.body.contains("id=\"card-status\""), "{form}: the card page itself");
+        let error = page.body.find("class=\"form-error\"").expect("inline error");
+        let own_form =
+            page.body.find(&format!("action=\"/console/cards/{card}/{form}\"")).expect("form");
+        assert!(
+            own_form < error && page.body[error..].contains(message),
+            "{form}: next to its form"
+        );
+    }
 }
 
 async fn limits_left_after_a_real_fill(backend: Backend) {

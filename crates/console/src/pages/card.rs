@@ -58,6 +58,8 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
 enum CardForm {
     Limits,
     Restrictions,
+    Binding,
+    Status,
 }
 
 /// The card page; with `refused`, that form shows the refusal and the values typed instead
@@ -111,8 +113,8 @@ async fn render(
             div.grid {
                 section #limits { h2 { (lang.t("card.limits")) } (limits_form(f, &card, &own.controls, cur, on(CardForm::Limits))) }
                 section #restrictions { h2 { (lang.t("card.restrictions")) } (restrictions_form(f, &card, &own.controls, on(CardForm::Restrictions))) }
-                section { h2 { (lang.t("card.binding")) } (binding_form(f, &card, &dir)) }
-                section { h2 { (lang.t("card.status_change")) } (status_form(f, &card)) }
+                section { h2 { (lang.t("card.binding")) } (binding_form(f, &card, &dir, on(CardForm::Binding).map(|r| r.0))) }
+                section { h2 { (lang.t("card.status_change")) } (status_form(f, &card, on(CardForm::Status).map(|r| r.0))) }
             }
             section #fills {
                 h2 { (lang.t("card.fills")) }
@@ -320,11 +322,12 @@ fn restrictions_form(
     }
 }
 
-fn binding_form(f: &Frame, card: &CardView, dir: &Directory) -> Markup {
+fn binding_form(f: &Frame, card: &CardView, dir: &Directory, error: Option<&FormError>) -> Markup {
     let lang = f.lang;
     html! {
         form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/binding" } {
             (csrf_field(f))
+            (form_error(error))
             label { (lang.t("cards.driver"))
                 select #bind-driver name="driver_id" {
                     option value="" { (lang.t("cards.nobody")) }
@@ -346,11 +349,12 @@ fn binding_form(f: &Frame, card: &CardView, dir: &Directory) -> Markup {
     }
 }
 
-fn status_form(f: &Frame, card: &CardView) -> Markup {
+fn status_form(f: &Frame, card: &CardView, error: Option<&FormError>) -> Markup {
     let lang = f.lang;
     html! {
         form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/status" } {
             (csrf_field(f))
+            (form_error(error))
             label { (lang.t("cards.status"))
                 select #new-status name="status" {
                     @for s in [CardStatus::Active, CardStatus::Suspended, CardStatus::Blocked, CardStatus::Closed] {
@@ -387,14 +391,32 @@ pub async fn bind(
     Path(raw): Path<String>,
     form: CheckedForm,
 ) -> PageResult {
-    let f = &v.frame;
-    let id: CardId = parse_id(f, &raw)?;
-    let req = BindCard {
-        driver_id: optional_id(f, &form, "driver_id")?,
-        vehicle_id: optional_id(f, &form, "vehicle_id")?,
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    let change = async {
+        let f = &v.frame;
+        let req = BindCard {
+            driver_id: optional_id(f, &form, "driver_id")?,
+            vehicle_id: optional_id(f, &form, "vehicle_id")?,
+        };
+        c.issuing.bind_card(&v.who, id, &req).await.or_page(f)
     };
-    c.issuing.bind_card(&v.who, id, &req).await.or_page(f)?;
-    Ok(see_other(&format!("{MOUNT}/cards/{id}")))
+    match change.await {
+        Ok(_) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
+        Err(e) => inline(&c, &v, id, CardForm::Binding, e, &form).await,
+    }
+}
+
+/// A refused card form: the card page again, the message next to that form.
+async fn inline(
+    c: &Console,
+    v: &Viewer,
+    id: CardId,
+    which: CardForm,
+    e: PageError,
+    form: &CheckedForm,
+) -> PageResult {
+    let error = e.into_inline()?;
+    Ok(with_status(error.status, render(c, v, id, Some((which, &error, form))).await?))
 }
 
 pub async fn change_status(
@@ -403,16 +425,23 @@ pub async fn change_status(
     Path(raw): Path<String>,
     form: CheckedForm,
 ) -> PageResult {
-    let f = &v.frame;
-    let id: CardId = parse_id(f, &raw)?;
-    let status = form
-        .get("status")
-        .and_then(|s| s.parse::<CardStatus>().ok())
-        .ok_or_else(|| PageError::refused(f, "status: unknown card status"))?;
-    let req =
-        ChangeCardStatus { status, reason: form.get("reason").unwrap_or_default().to_owned() };
-    c.issuing.change_card_status(&v.who, id, &req).await.or_page(f)?;
-    Ok(see_other(&format!("{MOUNT}/cards/{id}")))
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    let change = async {
+        let f = &v.frame;
+        let status = form
+            .get("status")
+            .and_then(|s| s.parse::<CardStatus>().ok())
+            .ok_or_else(|| PageError::refused(f, "status: unknown card status"))?;
+        let reason = form.get("reason").unwrap_or_default().to_owned();
+        c.issuing
+            .change_card_status(&v.who, id, &ChangeCardStatus { status, reason })
+            .await
+            .or_page(f)
+    };
+    match change.await {
+        Ok(_) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
+        Err(e) => inline(&c, &v, id, CardForm::Status, e, &form).await,
+    }
 }
 
 /// Sets the amount and count limits the form shows on the card's own controls, keeping
@@ -426,12 +455,8 @@ pub async fn set_limits(
     let id: CardId = parse_id(&v.frame, &raw)?;
     match save_limits(&c, &v, id, &form).await {
         Ok(()) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
-        Err(e) => {
-            // A refused value is shown next to the form, on the card page itself.
-            let error = e.into_inline()?;
-            let refused = Some((CardForm::Limits, &error, &form));
-            Ok(with_status(error.status, render(&c, &v, id, refused).await?))
-        }
+        // A refused value is shown next to the form, on the card page itself.
+        Err(e) => inline(&c, &v, id, CardForm::Limits, e, &form).await,
     }
 }
 
@@ -521,10 +546,6 @@ pub async fn set_restrictions(
     };
     match save.await {
         Ok(_) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
-        Err(e) => {
-            let error = e.into_inline()?;
-            let refused = Some((CardForm::Restrictions, &error, &form));
-            Ok(with_status(error.status, render(&c, &v, id, refused).await?))
-        }
+        Err(e) => inline(&c, &v, id, CardForm::Restrictions, e, &form).await,
     }
 }

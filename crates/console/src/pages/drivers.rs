@@ -225,6 +225,9 @@ async fn render_page(
                             input #edit-name name="name" required maxlength="200" value=(user.name); }
                         label { (lang.t("cards.group"))
                             select #edit-group name="group_id" {
+                                // Blank keeps the driver where they are (the service cannot
+                                // move a driver out of every depot).
+                                @if user.group_id.is_none() { option value="" selected { (lang.t("cards.nobody")) } }
                                 @for g in &groups {
                                     option value=(g.id) selected[user.group_id == Some(g.id)] { (g.name) }
                                 }

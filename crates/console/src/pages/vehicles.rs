@@ -229,7 +229,7 @@ async fn render_page(
                     form.stack method="post" action=(action) {
                         (csrf_field(f))
                         (form_error(error))
-                        (fields(f, &groups, Some(&values), false))
+                        (fields(f, &groups, Some(&values), x.group_id.is_none()))
                         button #save-vehicle type="submit" { (lang.t("dir.save")) }
                     }
                 }
