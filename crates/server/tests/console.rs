@@ -780,6 +780,14 @@ async fn refused_forms_re_render_with_the_error(backend: Backend) {
     assert!(limits.body.contains("id=\"card-status\"") && limits.body.contains("value=\"12.345\""));
     let (_, controls) = app.get(&format!("/v1/cards/{card}/controls"), &app.owner().await).await;
     assert!(controls["controls"]["daily"]["amount"].is_null(), "nothing saved: {controls}");
+    // The issue form on the cards page: the choices made are kept.
+    let before = app.count("/v1/cards", &app.owner().await).await;
+    let issue =
+        b.post("/console/cards", &[("group_id", &north), ("driver_id", "not-a-uuid")]).await;
+    assert_eq!(issue.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(issue.body.contains("id=\"cards\"") && issue.body.contains("form-error"));
+    assert!(issue.body.contains(&format!("value=\"{north}\" selected")), "choice kept");
+    assert_eq!(app.count("/v1/cards", &app.owner().await).await, before);
     // The bind and status forms on the card page too.
     for (form, fields, message) in [
         ("binding", vec![("driver_id", "not-a-uuid")], "driver_id: must be a UUID"),
