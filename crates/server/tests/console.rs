@@ -438,6 +438,16 @@ async fn an_analyst_works_an_alert_through_the_pages(backend: Backend) {
     assert_eq!(b.post(&format!("{alert_path}/take"), &[]).await.status, StatusCode::SEE_OTHER);
     let again = b.post(&format!("{alert_path}/take"), &[]).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "taken already");
+    // Shown on the alert page, in the actions box.
+    let actions = again.body.find("id=\"actions\"").expect("actions");
+    assert!(
+        again.body[actions..].starts_with("id=\"actions\"><p class=\"form-error\""),
+        "{}",
+        &again.body[actions..]
+    );
+    let blank = b.post(&format!("{alert_path}/comment"), &[("body", "")]).await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(blank.body.contains("id=\"alert-status\"") && blank.body.contains("form-error"));
     let comment = b
         .post(&format!("{alert_path}/comment"), &[("body", "called the fleet <b>owner</b>")])
         .await;
@@ -482,6 +492,10 @@ async fn an_analyst_works_an_alert_through_the_pages(backend: Backend) {
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    // Next to that rule's form, with the JSON as typed.
+    let section = bad.body.find("data-rule=\"rapid_refills\"").expect("rule section");
+    let error = bad.body.find("class=\"form-error\"").expect("inline error");
+    assert!(section < error && bad.body.contains("&quot;max_fills&quot;:0"), "{}", bad.body);
     let (_, api_rules) =
         app.get(&format!("/v1/fraud/rules?org_id={org}"), &app.analyst().await).await;
     let rule = api_rules

@@ -3,8 +3,8 @@
 //! the actions: take, comment, resolve as confirmed fraud (blocks the card) or false
 //! positive. Each action is the service call the API makes.
 
-use super::{fills, html, parse_id, see_other, short_time, PageResult};
-use crate::error::{OrPage, PageError};
+use super::{fills, form_error, html, parse_id, see_other, short_time, with_status, PageResult};
+use crate::error::{FormError, OrPage, PageError};
 use crate::form::CheckedForm;
 use crate::i18n::{alert_status, Lang};
 use crate::layout::{csrf_field, Frame};
@@ -16,10 +16,28 @@ use maud::{html, Markup};
 use serde_json::Value;
 use uuid::Uuid;
 
+/// Which of the alert's forms a refusal belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AlertForm {
+    /// Take or resolve: shown in the actions box (or under the title once resolved).
+    Action,
+    Comment,
+}
+
 pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
+    let id: Uuid = parse_id(&v.frame, &raw)?;
+    render(&c, &v, id, None).await
+}
+
+async fn render(
+    c: &Console,
+    v: &Viewer,
+    id: Uuid,
+    refused: Option<(AlertForm, &FormError)>,
+) -> PageResult {
     let f = &v.frame;
     let lang = f.lang;
-    let id: Uuid = parse_id(f, &raw)?;
+    let on = |which: AlertForm| refused.filter(|r| r.0 == which).map(|r| r.1);
     let d = c.authorizer.alert(&v.who, id).await.or_page(f)?;
     let a = &d.alert;
     let auth = &d.authorization;
@@ -59,12 +77,14 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
             }
             section #checks { h2 { (lang.t("alert.checks")) } (checks(lang, &auth.trace)) }
             section #rules { h2 { (lang.t("alert.rules")) } (rules(lang, &auth.trace)) }
-            @if !resolved { (actions(f, &d)) }
+            @if !resolved { (actions(f, &d, on(AlertForm::Action))) }
+            @else { (form_error(on(AlertForm::Action))) }
             section #comments {
                 h2 { (lang.t("alert.comments")) }
                 @for cm in &d.comments { p { span.muted { (short_time(&cm.at)) } " " (cm.body) } }
                 form.inline method="post" action={ (MOUNT) "/alerts/" (a.id) "/comment" } {
                     (csrf_field(f))
+                    (form_error(on(AlertForm::Comment)))
                     input #comment-body name="body" required maxlength="2000";
                     button #add-comment type="submit" { (lang.t("alert.comment")) }
                 }
@@ -111,11 +131,12 @@ fn alert_rows(lang: Lang, alerts: &[AlertView]) -> Markup {
     }
 }
 
-fn actions(f: &Frame, d: &AlertDetail) -> Markup {
+fn actions(f: &Frame, d: &AlertDetail, error: Option<&FormError>) -> Markup {
     let lang = f.lang;
     let a = &d.alert;
     html! {
         section #actions {
+            (form_error(error))
             @if a.status == "open" {
                 form.inline method="post" action={ (MOUNT) "/alerts/" (a.id) "/take" } {
                     (csrf_field(f))
@@ -213,8 +234,17 @@ pub async fn take(
     _form: CheckedForm,
 ) -> PageResult {
     let id: Uuid = parse_id(&v.frame, &raw)?;
-    c.authorizer.take_alert(&v.who, id).await.or_page(&v.frame)?;
-    Ok(back(id))
+    match c.authorizer.take_alert(&v.who, id).await.or_page(&v.frame) {
+        Ok(_) => Ok(back(id)),
+        Err(e) => inline(&c, &v, id, AlertForm::Action, e).await,
+    }
+}
+
+/// A refused action: the alert page again, the message next to the form (409 when someone
+/// took or resolved the alert first, 422 for a refused value).
+async fn inline(c: &Console, v: &Viewer, id: Uuid, which: AlertForm, e: PageError) -> PageResult {
+    let error = e.into_inline()?;
+    Ok(with_status(error.status, render(c, v, id, Some((which, &error))).await?))
 }
 
 pub async fn comment(
@@ -225,8 +255,10 @@ pub async fn comment(
 ) -> PageResult {
     let id: Uuid = parse_id(&v.frame, &raw)?;
     let req = NewComment { body: form.get("body").unwrap_or_default().to_owned() };
-    c.authorizer.comment_alert(&v.who, id, &req).await.or_page(&v.frame)?;
-    Ok(back(id))
+    match c.authorizer.comment_alert(&v.who, id, &req).await.or_page(&v.frame) {
+        Ok(_) => Ok(back(id)),
+        Err(e) => inline(&c, &v, id, AlertForm::Comment, e).await,
+    }
 }
 
 pub async fn resolve(
@@ -238,16 +270,19 @@ pub async fn resolve(
     let f = &v.frame;
     let id: Uuid = parse_id(f, &raw)?;
     let resolution = match form.get("resolution") {
-        Some("confirmed_fraud") => Resolution::ConfirmedFraud,
-        Some("false_positive") => Resolution::FalsePositive,
-        _ => {
-            return Err(PageError::refused(
-                f,
-                "resolution: choose confirmed fraud or false positive",
-            ))
-        }
+        Some("confirmed_fraud") => Ok(Resolution::ConfirmedFraud),
+        Some("false_positive") => Ok(Resolution::FalsePositive),
+        _ => Err(PageError::refused(f, "resolution: choose confirmed fraud or false positive")),
     };
-    let req = Resolve { resolution, note: form.get("note").map(str::to_owned) };
-    c.authorizer.resolve_alert(&v.who, id, &req).await.or_page(f)?;
-    Ok(back(id))
+    let done = match resolution {
+        Ok(resolution) => {
+            let req = Resolve { resolution, note: form.get("note").map(str::to_owned) };
+            c.authorizer.resolve_alert(&v.who, id, &req).await.or_page(f).map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(()) => Ok(back(id)),
+        Err(e) => inline(&c, &v, id, AlertForm::Action, e).await,
+    }
 }
