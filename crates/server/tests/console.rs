@@ -41,6 +41,7 @@ struct Browser<'a> {
 struct Page {
     status: StatusCode,
     location: Option<String>,
+    cache_control: Option<String>,
     set_cookies: Vec<String>,
     body: String,
 }
@@ -87,6 +88,10 @@ impl<'a> Browser<'a> {
             .headers()
             .get(header::LOCATION)
             .map(|v| v.to_str().expect("location").to_owned());
+        let cache_control = response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .map(|v| v.to_str().expect("cache-control").to_owned());
         let set_cookies: Vec<String> = response
             .headers()
             .get_all(header::SET_COOKIE)
@@ -103,7 +108,13 @@ impl<'a> Browser<'a> {
             }
         }
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        Page { status, location, set_cookies, body: String::from_utf8_lossy(&bytes).into_owned() }
+        Page {
+            status,
+            location,
+            cache_control,
+            set_cookies,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     async fn get(&mut self, path: &str) -> Page {
@@ -565,6 +576,8 @@ async fn drivers_vehicles_and_depots_through_the_forms(backend: Backend) {
         )
         .await;
     assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
+    assert_eq!(invited.cache_control.as_deref(), Some("no-store"), "the secret is not cached");
+    assert_eq!(invited.location, None, "shown on the answer itself, never in a URL");
     let token = text_of(&invited.body, "invite-token");
     assert!(token.len() >= 32, "{token}");
     let driver = attr_after(&invited.body, "id=\"invited\"", "data-driver");
