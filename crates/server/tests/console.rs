@@ -395,6 +395,12 @@ async fn bad_input_is_a_page_not_a_panic(backend: Backend) {
         b.get("/console/cards?status=melted").await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    for path in ["/console/drivers?state=melted", "/console/vehicles?state=gone"] {
+        assert_eq!(b.get(path).await.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+    }
+    for path in ["/console/drivers/nope", "/console/vehicles/nope", "/console/groups/nope"] {
+        assert_eq!(b.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
     assert_eq!(b.get("/console/no-such-page").await.status, StatusCode::NOT_FOUND);
     let wrong_method = b.get("/console/logout").await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
