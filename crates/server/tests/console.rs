@@ -854,7 +854,13 @@ async fn limits_left_after_a_real_fill(backend: Backend) {
     let limits = b
         .post(
             &format!("{card_path}/limits"),
-            &[("daily", "300.00"), ("daily_count", "5"), ("weekly", "1000"), ("monthly", "2000")],
+            &[
+                ("daily", "300.00"),
+                ("daily_count", "5"),
+                ("weekly", "1000"),
+                ("monthly", "2000"),
+                ("daily_litres", "80.5"),
+            ],
         )
         .await;
     assert_eq!(limits.status, StatusCode::SEE_OTHER, "{}", limits.body);
@@ -883,6 +889,20 @@ async fn limits_left_after_a_real_fill(backend: Backend) {
     assert!(page
         .body
         .contains(r#"data-measure="count" data-used="1" data-limit="5" data-left="4""#));
+    let (_, controls) = app.get(&format!("/v1/cards/{card}/controls"), &owner).await;
+    assert_eq!(controls["controls"]["daily"]["volume_ml"], 80_500, "litres read as ml");
+    assert!(page.body.contains("80.500 l"), "the effective volume limit");
+    // The fill's volume counts against the daily volume limit.
+    let day_volume = attr_after(&page.body, r#"data-measure="volume_ml""#, "data-used");
+    let used: i64 = day_volume.parse().expect("number");
+    assert!(used > 0, "the fill has a volume");
+    assert!(
+        page.body.contains(&format!(
+            r#"data-measure="volume_ml" data-used="{used}" data-limit="80500" data-left="{}""#,
+            80_500 - used
+        )),
+        "{used}"
+    );
     assert!(page.body.contains("250.00 EUR") && page.body.contains("<meter"));
     let day = page.body.find(r#"data-period="day""#).expect("day");
     let week = page.body.find(r#"data-period="week""#).expect("week");

@@ -135,15 +135,30 @@ fn effective_table(
     cur: Currency,
 ) -> Markup {
     let eff = &e.effective;
-    let amount = |s: &Sourced<i64>| money::show(s.value, cur);
-    let plain = |s: &Sourced<i64>| s.value.to_string();
-    type Row<'a> = (&'static str, Option<&'a Sourced<i64>>, bool);
-    let rows: [Row<'_>; 5] = [
-        ("limit.per_authorization", eff.per_authorization.amount.as_ref(), true),
-        ("limit.daily", eff.daily.amount.as_ref(), true),
-        ("limit.daily_count", eff.daily.count.as_ref(), false),
-        ("limit.weekly", eff.weekly.amount.as_ref(), true),
-        ("limit.monthly", eff.monthly.amount.as_ref(), true),
+    #[derive(Clone, Copy)]
+    enum Unit {
+        Money,
+        Litres,
+        Count,
+    }
+    let shown = |s: &Sourced<i64>, unit: Unit| match unit {
+        Unit::Money => money::show(s.value, cur),
+        Unit::Litres => format!("{} l", money::input_value(s.value, 3)),
+        Unit::Count => s.value.to_string(),
+    };
+    type Row<'a> = (&'static str, Option<&'a Sourced<i64>>, Unit);
+    let rows: [Row<'_>; 11] = [
+        ("limit.per_authorization", eff.per_authorization.amount.as_ref(), Unit::Money),
+        ("limit.daily", eff.daily.amount.as_ref(), Unit::Money),
+        ("limit.daily_count", eff.daily.count.as_ref(), Unit::Count),
+        ("limit.weekly", eff.weekly.amount.as_ref(), Unit::Money),
+        ("limit.monthly", eff.monthly.amount.as_ref(), Unit::Money),
+        ("limit.per_authorization_litres", eff.per_authorization.volume_ml.as_ref(), Unit::Litres),
+        ("limit.daily_litres", eff.daily.volume_ml.as_ref(), Unit::Litres),
+        ("limit.weekly_litres", eff.weekly.volume_ml.as_ref(), Unit::Litres),
+        ("limit.monthly_litres", eff.monthly.volume_ml.as_ref(), Unit::Litres),
+        ("limit.weekly_count", eff.weekly.count.as_ref(), Unit::Count),
+        ("limit.monthly_count", eff.monthly.count.as_ref(), Unit::Count),
     ];
     let sources = |list: &[LevelRef]| {
         list.iter().map(|s| names.level(lang, s)).collect::<Vec<_>>().join(", ")
@@ -159,11 +174,11 @@ fn effective_table(
             div.scroll { table {
                 thead { tr { th {} th { "" } th { (lang.t("card.controls.source")) } } }
                 tbody {
-                    @for (key, value, is_amount) in rows {
+                    @for (key, value, unit) in rows {
                         @if let Some(s) = value {
                             tr data-limit=(key) {
                                 th { (lang.t(key)) }
-                                td.num { @if is_amount { (amount(s)) } @else { (plain(s)) } }
+                                td.num { (shown(s, unit)) }
                                 td { (names.level(lang, &s.source)) }
                             }
                         }
@@ -258,8 +273,15 @@ fn limits_form(
         Some(t) => t.get(name).unwrap_or_default().to_owned(),
         None => stored(v),
     };
+    let stored_litres = |v: Option<i64>| v.map(|ml| money::input_value(ml, 3)).unwrap_or_default();
+    let litres = |name: &str, v: Option<i64>| match typed {
+        Some(t) => t.get(name).unwrap_or_default().to_owned(),
+        None => stored_litres(v),
+    };
     let per = own.per_authorization.unwrap_or_default();
     let daily = own.daily.unwrap_or_default();
+    let weekly = own.weekly.unwrap_or_default();
+    let monthly = own.monthly.unwrap_or_default();
     let count = match typed {
         Some(t) => t.get("daily_count").unwrap_or_default().to_owned(),
         None => daily.count.map(|c| c.to_string()).unwrap_or_default(),
@@ -276,9 +298,17 @@ fn limits_form(
             label { (lang.t("limit.daily_count"))
                 input #limit-daily-count name="daily_count" inputmode="numeric" value=(count); }
             label { (lang.t("limit.weekly"))
-                input #limit-weekly name="weekly" inputmode="decimal" value=(value("weekly", own.weekly.and_then(|w| w.amount))); }
+                input #limit-weekly name="weekly" inputmode="decimal" value=(value("weekly", weekly.amount)); }
             label { (lang.t("limit.monthly"))
-                input #limit-monthly name="monthly" inputmode="decimal" value=(value("monthly", own.monthly.and_then(|m| m.amount))); }
+                input #limit-monthly name="monthly" inputmode="decimal" value=(value("monthly", monthly.amount)); }
+            label { (lang.t("limit.per_authorization_litres"))
+                input #limit-per-authorization-litres name="per_authorization_litres" inputmode="decimal" value=(litres("per_authorization_litres", per.volume_ml)); }
+            label { (lang.t("limit.daily_litres"))
+                input #limit-daily-litres name="daily_litres" inputmode="decimal" value=(litres("daily_litres", daily.volume_ml)); }
+            label { (lang.t("limit.weekly_litres"))
+                input #limit-weekly-litres name="weekly_litres" inputmode="decimal" value=(litres("weekly_litres", weekly.volume_ml)); }
+            label { (lang.t("limit.monthly_litres"))
+                input #limit-monthly-litres name="monthly_litres" inputmode="decimal" value=(litres("monthly_litres", monthly.volume_ml)); }
             button #save-limits type="submit" { (lang.t("card.limits.submit")) }
         }
     }
@@ -482,19 +512,25 @@ async fn save_limits(
                 .map_err(|_| PageError::refused(f, "daily_count: must be a whole number"))
         })
         .transpose()?;
+    // Volumes are typed in litres (up to three decimals) and kept in whole millilitres.
+    let litres = |name: &str| -> Result<Option<i64>, PageError> {
+        money::parse(form.get(name).unwrap_or_default(), 3).map_err(|e| {
+            PageError::refused(f, format!("{name}: not a valid number of litres ({e:?})"))
+        })
+    };
     let per = PerAuthorization {
         amount: amount("per_authorization")?,
-        ..controls.per_authorization.unwrap_or_default()
+        volume_ml: litres("per_authorization_litres")?,
     };
     controls.per_authorization = non_empty_per(per);
-    let daily =
-        PeriodLimits { amount: amount("daily")?, count, ..controls.daily.unwrap_or_default() };
-    controls.daily = non_empty(daily);
-    let weekly = PeriodLimits { amount: amount("weekly")?, ..controls.weekly.unwrap_or_default() };
-    controls.weekly = non_empty(weekly);
-    let monthly =
-        PeriodLimits { amount: amount("monthly")?, ..controls.monthly.unwrap_or_default() };
-    controls.monthly = non_empty(monthly);
+    let period = |money: &str, volume: &str, count: Option<i64>| -> Result<_, PageError> {
+        Ok(non_empty(PeriodLimits { amount: amount(money)?, volume_ml: litres(volume)?, count }))
+    };
+    controls.daily = period("daily", "daily_litres", count)?;
+    // The form edits the daily count only; a weekly or monthly count set through the API
+    // is kept.
+    controls.weekly = period("weekly", "weekly_litres", controls.weekly.and_then(|w| w.count))?;
+    controls.monthly = period("monthly", "monthly_litres", controls.monthly.and_then(|m| m.count))?;
     c.issuing.set_controls(&v.who, subject, controls).await.or_page(f)?;
     Ok(())
 }
