@@ -2,7 +2,8 @@
 //! WebDriver API against the real `forecourt` binary on SQLite.
 //!
 //! A North-depot admin logs in, issues a card, re-binds it to another driver, changes a
-//! limit and sees it on the card page; a fill on that card trips a fraud rule (lowered by
+//! limit and sees it on the card page, invites a driver from the drivers page and finds them
+//! in the list; a fill on that card trips a fraud rule (lowered by
 //! the analyst through the API), appears in the analyst's queue, the analyst resolves it as
 //! confirmed fraud, and the admin sees the card blocked. Access control through the pages:
 //! another depot's card is the 404 page, a driver gets the 403 page, and a form without a
@@ -47,6 +48,17 @@ async fn no_horizontal_scroll(s: &Session, what: &str) {
         )
         .await;
     assert_eq!(fits, json!(true), "{what} scrolls horizontally");
+}
+
+/// Waits (10 s at most) until `script`, which returns a boolean, returns true.
+async fn wait_until(s: &Session, script: &str, what: &str) {
+    for _ in 0..100 {
+        if s.script(script).await == json!(true) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting: {what}");
 }
 
 fn qr_request(qr: &str, stan: u32) -> Value {
@@ -180,6 +192,33 @@ async fn console_in_a_real_browser() {
     admin.wait_for("#timeline tr[data-action=\"card.rebound\"]").await;
     no_horizontal_scroll(&admin, "the card page").await;
 
+    // The admin invites a driver from the drivers page and finds them in the list.
+    admin.goto(&format!("{base}/console/drivers")).await;
+    admin.fill("#driver-name", "Galina Driver").await;
+    admin.fill("#driver-email", "galina@demo-taxi.example").await;
+    admin.click(&format!("#driver-group option[value=\"{north}\"]")).await;
+    admin.click("#invite-driver").await;
+    let token = admin.wait_for("#invite-token").await;
+    assert!(admin.text(&token).await.len() >= 32, "the one-time invite token is shown");
+    assert!(!admin.current_url().await.contains("token"), "never in the address");
+    admin.goto(&format!("{base}/console/drivers")).await;
+    admin.fill("#drivers-filter input[name=q]", "galina").await;
+    // htmx swaps the list as the search is typed: Galina stays, Anna goes.
+    wait_until(
+        &admin,
+        "const t = document.querySelector('#drivers tbody'); \
+         return !!t && t.innerText.includes('Galina Driver') && !t.innerText.includes('Anna Driver');",
+        "the search narrows the drivers list",
+    )
+    .await;
+    no_horizontal_scroll(&admin, "the drivers page").await;
+    admin.screenshot(&shots.join("drivers.png")).await;
+    for page in ["vehicles", "groups", &format!("groups/{north}")] {
+        admin.goto(&format!("{base}/console/{page}")).await;
+        admin.wait_for("#logout").await;
+        no_horizontal_scroll(&admin, page).await;
+    }
+
     // Anna pays with the card; the analyst first lowered rapid_refills to two fills, so
     // the second fill is flagged for review.
     let edit = json!({"rule": {"kind": "rapid_refills", "max_fills": 2, "window_secs": 3600}});
@@ -205,6 +244,8 @@ async fn console_in_a_real_browser() {
     }
     admin.goto(&format!("{base}/console/cards/{card}")).await;
     admin.wait_for("#fills table").await;
+    // Two fills of 10.00 against the 250.00 daily limit.
+    admin.wait_for_text("#limits-left [data-period=\"day\"] strong.left", "230.00 EUR").await;
     admin.screenshot(&shots.join("card.png")).await;
 
     // The analyst finds the alert in the queue and resolves it as fraud.
@@ -240,6 +281,9 @@ async fn console_in_a_real_browser() {
         format!("{base}/console"),
         format!("{base}/console/cards/{card}"),
         format!("{base}/console/cards"),
+        format!("{base}/console/drivers"),
+        format!("{base}/console/vehicles"),
+        format!("{base}/console/groups"),
     ] {
         admin.goto(&page).await;
         admin.wait_for("#logout").await;
@@ -299,7 +343,7 @@ async fn console_in_a_real_browser() {
     admin.close().await;
     fraud.close().await;
     anna_browser.close().await;
-    for shot in ["dashboard.png", "card.png", "queue.png", "alert.png"] {
+    for shot in ["dashboard.png", "card.png", "queue.png", "alert.png", "drivers.png"] {
         let size = std::fs::metadata(shots.join(shot)).map(|m| m.len()).unwrap_or(0);
         assert!(size > 1_000, "{shot} is a real screenshot");
     }

@@ -10,8 +10,10 @@
 mod accounts;
 mod config;
 mod fleet_alerts;
+mod limits_left;
 mod network;
 mod pipeline;
+mod related_alerts;
 mod request;
 pub mod review;
 mod screening;
@@ -20,8 +22,10 @@ pub mod views;
 
 pub use accounts::{Credit, CreditLimit};
 pub use config::{AuthorizerConfig, DEFAULT_AUTHORIZATION_DEADLINE_MS};
+pub use limits_left::{Gauge, LimitsLeft, PeriodLeft};
 pub use network::{CreateStation, CreateTerminal, SignedRequest, TerminalAuthError};
 pub use pipeline::Gate;
+pub use related_alerts::RelatedAlerts;
 pub use request::{AuthorizeRequest, CompleteRequest, NfcData, ReverseByReference};
 
 use hsm_sim::HsmClient;

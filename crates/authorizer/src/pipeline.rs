@@ -478,7 +478,7 @@ fn limits_of(c: &Effective) -> [PeriodLimits; 3] {
 }
 
 /// `now` in a named time zone (UTC if the name is unknown, which validation prevents).
-fn local(now: OffsetDateTime, zone: &str) -> OffsetDateTime {
+pub(crate) fn local(now: OffsetDateTime, zone: &str) -> OffsetDateTime {
     match time_tz::timezones::get_by_name(zone) {
         Some(tz) => now.to_timezone(tz),
         None => now,

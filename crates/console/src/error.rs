@@ -39,6 +39,27 @@ impl PageError {
     pub fn refused(frame: &Frame, message: impl Into<String>) -> Self {
         Self::new(frame, Kind::Refused(StatusCode::UNPROCESSABLE_ENTITY, message.into()))
     }
+
+    /// A refused value or change (409/422) becomes an error to show next to the form;
+    /// anything else (404, 403, 5xx) stays a page of its own.
+    pub fn into_inline(self) -> Result<FormError, PageError> {
+        match self.kind {
+            Kind::Refused(status, message)
+                if status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::CONFLICT =>
+            {
+                Ok(FormError { status, message })
+            }
+            _ => Err(self),
+        }
+    }
+}
+
+/// A refused form, shown on the same page next to the form, with the status of the
+/// service's answer (422 or 409).
+#[derive(Debug, Clone)]
+pub struct FormError {
+    pub status: StatusCode,
+    pub message: String,
 }
 
 pub fn kind_of(e: IssuingError) -> Kind {

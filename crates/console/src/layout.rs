@@ -54,6 +54,9 @@ pub fn page(frame: &Frame, title: &str, content: Markup) -> Markup {
                             Some(Role::Owner | Role::Admin) => {
                                 a href=(m) { (lang.t("nav.dashboard")) }
                                 a href={ (m) "/cards" } { (lang.t("nav.cards")) }
+                                a href={ (m) "/drivers" } { (lang.t("nav.drivers")) }
+                                a href={ (m) "/vehicles" } { (lang.t("nav.vehicles")) }
+                                a href={ (m) "/groups" } { (lang.t("nav.groups")) }
                             }
                             Some(Role::FraudAnalyst) => {
                                 a href={ (m) "/alerts" } { (lang.t("nav.alerts")) }

@@ -24,6 +24,12 @@ both_backends!(
     an_expired_access_token_is_refreshed_transparently,
     bad_input_is_a_page_not_a_panic,
     an_analyst_works_an_alert_through_the_pages,
+    drivers_vehicles_and_depots_through_the_forms,
+    directory_pages_keep_to_the_admins_depots,
+    refused_forms_re_render_with_the_error,
+    limits_left_after_a_real_fill,
+    the_card_products_and_stations_form,
+    the_alert_page_lists_alerts_by_driver_and_station,
 );
 
 /// A cookie-keeping client over the in-process router.
@@ -35,6 +41,7 @@ struct Browser<'a> {
 struct Page {
     status: StatusCode,
     location: Option<String>,
+    cache_control: Option<String>,
     set_cookies: Vec<String>,
     body: String,
 }
@@ -81,6 +88,10 @@ impl<'a> Browser<'a> {
             .headers()
             .get(header::LOCATION)
             .map(|v| v.to_str().expect("location").to_owned());
+        let cache_control = response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .map(|v| v.to_str().expect("cache-control").to_owned());
         let set_cookies: Vec<String> = response
             .headers()
             .get_all(header::SET_COOKIE)
@@ -97,7 +108,13 @@ impl<'a> Browser<'a> {
             }
         }
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        Page { status, location, set_cookies, body: String::from_utf8_lossy(&bytes).into_owned() }
+        Page {
+            status,
+            location,
+            cache_control,
+            set_cookies,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     async fn get(&mut self, path: &str) -> Page {
@@ -378,6 +395,12 @@ async fn bad_input_is_a_page_not_a_panic(backend: Backend) {
         b.get("/console/cards?status=melted").await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    for path in ["/console/drivers?state=melted", "/console/vehicles?state=gone"] {
+        assert_eq!(b.get(path).await.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+    }
+    for path in ["/console/drivers/nope", "/console/vehicles/nope", "/console/groups/nope"] {
+        assert_eq!(b.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
     assert_eq!(b.get("/console/no-such-page").await.status, StatusCode::NOT_FOUND);
     let wrong_method = b.get("/console/logout").await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
@@ -432,6 +455,16 @@ async fn an_analyst_works_an_alert_through_the_pages(backend: Backend) {
     assert_eq!(b.post(&format!("{alert_path}/take"), &[]).await.status, StatusCode::SEE_OTHER);
     let again = b.post(&format!("{alert_path}/take"), &[]).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "taken already");
+    // Shown on the alert page, in the actions box.
+    let actions = again.body.find("id=\"actions\"").expect("actions");
+    assert!(
+        again.body[actions..].starts_with("id=\"actions\"><p class=\"form-error\""),
+        "{}",
+        &again.body[actions..]
+    );
+    let blank = b.post(&format!("{alert_path}/comment"), &[("body", "")]).await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(blank.body.contains("id=\"alert-status\"") && blank.body.contains("form-error"));
     let comment = b
         .post(&format!("{alert_path}/comment"), &[("body", "called the fleet <b>owner</b>")])
         .await;
@@ -476,6 +509,10 @@ async fn an_analyst_works_an_alert_through_the_pages(backend: Backend) {
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    // Next to that rule's form, with the JSON as typed.
+    let section = bad.body.find("data-rule=\"rapid_refills\"").expect("rule section");
+    let error = bad.body.find("class=\"form-error\"").expect("inline error");
+    assert!(section < error && bad.body.contains("&quot;max_fills&quot;:0"), "{}", bad.body);
     let (_, api_rules) =
         app.get(&format!("/v1/fraud/rules?org_id={org}"), &app.analyst().await).await;
     let rule = api_rules
@@ -496,6 +533,525 @@ async fn an_analyst_works_an_alert_through_the_pages(backend: Backend) {
     assert_eq!(admin.get(&alert_path).await.status, StatusCode::FORBIDDEN);
     assert_eq!(
         admin.get(&format!("/console/rules?org_id={org}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+/// The value of `attr="..."` in the first element carrying `marker`.
+fn attr_after(body: &str, marker: &str, attr: &str) -> String {
+    let at = body.find(marker).unwrap_or_else(|| panic!("{marker} not in page"));
+    let rest = &body[at..];
+    let key = format!("{attr}=\"");
+    let start = rest.find(&key).expect("attribute") + key.len();
+    rest[start..].split('"').next().expect("value").to_owned()
+}
+
+/// The text inside the element with this id (no nested tags).
+fn text_of(body: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\"");
+    let at = body.find(&marker).unwrap_or_else(|| panic!("#{id} not in page"));
+    let rest = &body[at..];
+    let start = rest.find('>').expect("tag end") + 1;
+    rest[start..].split('<').next().expect("text").to_owned()
+}
+
+fn user_in<'v>(list: &'v serde_json::Value, id: &str) -> &'v serde_json::Value {
+    list.as_array().expect("list").iter().find(|u| u["id"] == id).expect("in the list")
+}
+
+async fn drivers_vehicles_and_depots_through_the_forms(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let admin = app.admin_north().await;
+    let north = app.group_id("North depot").await;
+    let mut b = Browser::new(&app);
+    b.login("admin.north@demo-taxi.example").await;
+
+    // Drivers: the list, the invite with its one-time token, edit, deactivate.
+    let list = b.get("/console/drivers").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body.contains("Anna Driver") && !list.body.contains("Boris Driver"));
+    assert!(list.body.contains("href=\"/console/drivers\""), "nav link");
+    let invited = b
+        .post(
+            "/console/drivers",
+            &[
+                ("name", "Dmitri Driver"),
+                ("email", "dmitri@demo-taxi.example"),
+                ("group_id", &north),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
+    assert_eq!(invited.cache_control.as_deref(), Some("no-store"), "the secret is not cached");
+    assert_eq!(invited.location, None, "shown on the answer itself, never in a URL");
+    let token = text_of(&invited.body, "invite-token");
+    assert!(token.len() >= 32, "{token}");
+    let driver = attr_after(&invited.body, "id=\"invited\"", "data-driver");
+    // The token shown is the real invite: the driver sets a password with it.
+    let accept = serde_json::json!({"invite_token": token, "password": "dmitri-password-1"});
+    let (status, body) = app.call(Method::POST, "/v1/auth/accept-invite", None, Some(accept)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, users) = app.get("/v1/users?role=driver", &admin).await;
+    assert_eq!(user_in(&users, &driver)["group_id"], north.as_str());
+    assert_eq!(user_in(&users, &driver)["status"], "active");
+
+    let found = b.get("/console/drivers?q=dmitri").await;
+    assert!(found.body.contains(&driver) && !found.body.contains("Anna Driver"));
+    let driver_path = format!("/console/drivers/{driver}");
+    let renamed = b.post(&driver_path, &[("name", "Dmitri Renamed"), ("group_id", &north)]).await;
+    assert_eq!(renamed.status, StatusCode::SEE_OTHER, "{}", renamed.body);
+    assert_eq!(renamed.location.as_deref(), Some(driver_path.as_str()));
+    let (_, user) = app.get(&format!("/v1/users/{driver}"), &admin).await;
+    assert_eq!(user["name"], "Dmitri Renamed");
+    let off = b.post(&format!("{driver_path}/deactivate"), &[]).await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    let (_, user) = app.get(&format!("/v1/users/{driver}"), &admin).await;
+    assert_eq!(user["status"], "deactivated");
+    let active = b.get("/console/drivers?state=active").await;
+    assert!(!active.body.contains(&driver) && active.body.contains("Anna Driver"));
+    let gone = b.get("/console/drivers?state=deactivated").await;
+    assert!(gone.body.contains(&driver) && !gone.body.contains("Anna Driver"));
+    // A second deactivation is the service's conflict, shown on the driver's page.
+    let again = b.post(&format!("{driver_path}/deactivate"), &[]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(again.body.contains("form-error") && again.body.contains("already deactivated"));
+
+    // Vehicles: create, edit, deactivate.
+    let made = b
+        .post(
+            "/console/vehicles",
+            &[
+                ("plate", "n-777"),
+                ("products", "diesel"),
+                ("products", "adblue"),
+                ("tank_litres", "55.5"),
+                ("group_id", &north),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let vehicle_path = made.location.expect("vehicle page");
+    let vehicle = vehicle_path.rsplit('/').next().expect("id").to_owned();
+    let (_, api) = app.get(&format!("/v1/vehicles/{vehicle}"), &admin).await;
+    assert_eq!(api["plate"], "N-777");
+    assert_eq!(api["tank_capacity_ml"], 55_500);
+    assert_eq!(api["products"], serde_json::json!(["diesel", "adblue"]));
+    let page = b.get(&vehicle_path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(text_of(&page.body, "vehicle-tank-shown"), "55.5");
+    let edited = b
+        .post(
+            &vehicle_path,
+            &[
+                ("plate", "N-778"),
+                ("products", "diesel"),
+                ("tank_litres", "60"),
+                ("group_id", &north),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.body);
+    let (_, api) = app.get(&format!("/v1/vehicles/{vehicle}"), &admin).await;
+    assert_eq!(
+        (api["plate"].as_str(), api["tank_capacity_ml"].as_i64()),
+        (Some("N-778"), Some(60_000))
+    );
+    assert_eq!(api["products"], serde_json::json!(["diesel"]));
+    let listed = b.get("/console/vehicles?q=n-778").await;
+    assert!(listed.body.contains(&vehicle) && !listed.body.contains("B-TX 101"));
+    let off = b.post(&format!("{vehicle_path}/deactivate"), &[]).await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    let (_, api) = app.get(&format!("/v1/vehicles/{vehicle}"), &admin).await;
+    assert_eq!(api["status"], "deactivated");
+    let gone = b.get("/console/vehicles?state=deactivated").await;
+    assert!(gone.body.contains(&vehicle) && !gone.body.contains("B-TX 101"));
+
+    // Depots: an admin creates one inside their own and renames it; there is no
+    // deactivation in the service, and the page says so.
+    let made = b.post("/console/groups", &[("name", "Night shift"), ("parent_id", &north)]).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let group_path = made.location.expect("group page");
+    let group = group_path.rsplit('/').next().expect("id").to_owned();
+    let renamed = b.post(&group_path, &[("name", "Night shift North")]).await;
+    assert_eq!(renamed.status, StatusCode::SEE_OTHER, "{}", renamed.body);
+    let (_, api) = app.get(&format!("/v1/groups/{group}"), &admin).await;
+    assert_eq!(
+        (api["name"].as_str(), api["parent_id"].as_str()),
+        (Some("Night shift North"), Some(north.as_str()))
+    );
+    let page = b.get(&group_path).await;
+    assert!(page.body.contains("no-group-deactivation"));
+    let north_page = b.get(&format!("/console/groups/{north}")).await;
+    assert!(north_page.body.contains("Anna Driver") && north_page.body.contains("B-TX 101"));
+    assert!(b.get("/console/groups?q=night").await.body.contains(&group));
+
+    // Without the CSRF token nothing is created.
+    let before = app.count("/v1/users?role=driver", &admin).await;
+    let fields =
+        [("name", "Eve"), ("email", "eve@demo-taxi.example"), ("group_id", north.as_str())];
+    let refused = b.send(Method::POST, "/console/drivers", Some(&fields)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let refused = b.send(Method::POST, &format!("{driver_path}/deactivate"), Some(&[])).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let refused = b.send(Method::POST, "/console/vehicles", Some(&[("plate", "X-1")])).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count("/v1/users?role=driver", &admin).await, before);
+
+    // Russian.
+    b.post("/console/lang", &[("lang", "ru"), ("next", "/console/drivers")]).await;
+    assert!(b.get("/console/drivers").await.body.contains("Пригласить водителя"));
+}
+
+async fn directory_pages_keep_to_the_admins_depots(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let boris = app.user_id_by_email("boris@demo-taxi.example").await;
+    let south = app.group_id("South depot").await;
+    let (_, vehicles) = app.get("/v1/vehicles", &owner).await;
+    let south_vehicle = vehicles
+        .as_array()
+        .expect("vehicles")
+        .iter()
+        .find(|x| x["plate"] == "B-TX 202")
+        .expect("south vehicle")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let made_up = "01a208b1-e96b-75c5-9fd4-000000000000";
+    let mut b = Browser::new(&app);
+    b.login("admin.north@demo-taxi.example").await;
+    for (kind, id) in [("drivers", &boris), ("vehicles", &south_vehicle), ("groups", &south)] {
+        let other = b.get(&format!("/console/{kind}/{id}")).await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{kind}");
+        let guessed = b.get(&format!("/console/{kind}/{made_up}")).await;
+        assert_eq!(guessed.status, StatusCode::NOT_FOUND, "{kind}");
+        assert_eq!(
+            other.body.replace(id.as_str(), ""),
+            guessed.body.replace(made_up, ""),
+            "{kind}: out of scope looks like absent"
+        );
+        assert!(!other.body.contains("Boris") && !other.body.contains("B-TX 202"));
+        let list = b.get(&format!("/console/{kind}")).await;
+        assert!(!list.body.contains(id.as_str()), "{kind}: not listed");
+    }
+    let post = b.post(&format!("/console/drivers/{boris}/deactivate"), &[]).await;
+    assert_eq!(post.status, StatusCode::NOT_FOUND);
+    let rename = b.post(&format!("/console/drivers/{boris}"), &[("name", "Hacked")]).await;
+    assert_eq!(rename.status, StatusCode::NOT_FOUND);
+    let post = b.post(&format!("/console/vehicles/{south_vehicle}/deactivate"), &[]).await;
+    assert_eq!(post.status, StatusCode::NOT_FOUND);
+    let (_, user) = app.get(&format!("/v1/users/{boris}"), &owner).await;
+    assert_eq!(
+        (user["status"].as_str(), user["name"].as_str()),
+        (Some("active"), Some("Boris Driver"))
+    );
+    let (_, vehicle) = app.get(&format!("/v1/vehicles/{south_vehicle}"), &owner).await;
+    assert_eq!(vehicle["status"], "active");
+    // An admin may not invite into another depot: the service refuses, inline.
+    let into_south = b
+        .post(
+            "/console/drivers",
+            &[("name", "Sly"), ("email", "sly@demo-taxi.example"), ("group_id", &south)],
+        )
+        .await;
+    assert!(into_south.status.is_client_error(), "{}", into_south.status);
+    assert!(!into_south.body.contains("invite-token"));
+    // The owner's id is not a driver: the drivers page is a 404 for it.
+    let mut o = Browser::new(&app);
+    o.login("owner@demo-taxi.example").await;
+    let admin_id = app.user_id_by_email("admin.north@demo-taxi.example").await;
+    assert_eq!(o.get(&format!("/console/drivers/{admin_id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(o.get(&format!("/console/drivers/{boris}")).await.status, StatusCode::OK);
+}
+
+async fn refused_forms_re_render_with_the_error(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let north = app.group_id("North depot").await;
+    let mut b = Browser::new(&app);
+    b.login("owner@demo-taxi.example").await;
+    let bad = b
+        .post(
+            "/console/drivers",
+            &[("name", "Typed Name"), ("email", "not-an-email"), ("group_id", &north)],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(
+        bad.body.contains("class=\"form-error\"") && bad.body.contains("email:"),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains("value=\"Typed Name\""), "what was typed is kept");
+    assert!(bad.body.contains("id=\"drivers\""), "the list page itself, not an error page");
+    let no_products = b
+        .post("/console/vehicles", &[("plate", "X-1"), ("tank_litres", "50"), ("group_id", &north)])
+        .await;
+    assert_eq!(no_products.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_products.body.contains("form-error") && no_products.body.contains("products"));
+    let tank = b
+        .post(
+            "/console/vehicles",
+            &[
+                ("plate", "X-1"),
+                ("products", "diesel"),
+                ("tank_litres", "fifty"),
+                ("group_id", &north),
+            ],
+        )
+        .await;
+    assert_eq!(tank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(tank.body.contains("tank_litres"));
+    let blank = b.post(&format!("/console/groups/{north}"), &[("name", "")]).await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(blank.body.contains("form-error") && blank.body.contains("name"));
+    let card = app.north_card();
+    let limits = b.post(&format!("/console/cards/{card}/limits"), &[("daily", "12.345")]).await;
+    assert_eq!(limits.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        limits.body.contains("form-error") && limits.body.contains("daily: not a valid amount")
+    );
+    assert!(limits.body.contains("id=\"card-status\"") && limits.body.contains("value=\"12.345\""));
+    let (_, controls) = app.get(&format!("/v1/cards/{card}/controls"), &app.owner().await).await;
+    assert!(controls["controls"]["daily"]["amount"].is_null(), "nothing saved: {controls}");
+    // The issue form on the cards page: the choices made are kept.
+    let before = app.count("/v1/cards", &app.owner().await).await;
+    let issue =
+        b.post("/console/cards", &[("group_id", &north), ("driver_id", "not-a-uuid")]).await;
+    assert_eq!(issue.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(issue.body.contains("id=\"cards\"") && issue.body.contains("form-error"));
+    assert!(issue.body.contains(&format!("value=\"{north}\" selected")), "choice kept");
+    assert_eq!(app.count("/v1/cards", &app.owner().await).await, before);
+    // The bind and status forms on the card page too.
+    for (form, fields, message) in [
+        ("binding", vec![("driver_id", "not-a-uuid")], "driver_id: must be a UUID"),
+        ("status", vec![("status", "melted"), ("reason", "x")], "unknown card status"),
+    ] {
+        let page = b.post(&format!("/console/cards/{card}/{form}"), &fields).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{form}");
+        assert!(page.body.contains("id=\"card-status\""), "{form}: the card page itself");
+        let error = page.body.find("class=\"form-error\"").expect("inline error");
+        let own_form =
+            page.body.find(&format!("action=\"/console/cards/{card}/{form}\"")).expect("form");
+        assert!(
+            own_form < error && page.body[error..].contains(message),
+            "{form}: next to its form"
+        );
+    }
+}
+
+async fn limits_left_after_a_real_fill(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let (_, me) = app.get("/v1/me", &owner).await;
+    let org = me["org_id"].as_str().expect("org").to_owned();
+    let credit = serde_json::json!({"amount": 1_000_000});
+    let path = format!("/v1/orgs/{org}/account/credits");
+    assert_eq!(app.post(&path, &app.operator().await, credit).await.0, StatusCode::OK);
+    let card = app.north_card();
+    let card_path = format!("/console/cards/{card}");
+    let mut b = Browser::new(&app);
+    b.login("owner@demo-taxi.example").await;
+    let limits = b
+        .post(
+            &format!("{card_path}/limits"),
+            &[
+                ("daily", "300.00"),
+                ("daily_count", "5"),
+                ("weekly", "1000"),
+                ("monthly", "2000"),
+                ("daily_litres", "80.5"),
+            ],
+        )
+        .await;
+    assert_eq!(limits.status, StatusCode::SEE_OTHER, "{}", limits.body);
+    let before = b.get(&card_path).await;
+    assert!(before
+        .body
+        .contains(r#"data-measure="amount" data-used="0" data-limit="30000" data-left="30000""#));
+
+    let terminal = Terminal::register(&app).await;
+    let anna = app.anna().await;
+    let mut phone = Phone::new();
+    phone.enrol(&app, &anna).await;
+    phone.provision(&app, &anna, &card).await;
+    let answer = terminal.authorize(&app, &phone.qr(0, 1, now_ms()), 5_000, false).await;
+    assert_eq!(answer["approved"], true, "{answer}");
+
+    // The service's numbers: limit minus the 50.00 fill, per period.
+    let page = b.get(&card_path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for (limit, left) in [(30_000, 25_000), (100_000, 95_000), (200_000, 195_000)] {
+        let row = format!(
+            r#"data-measure="amount" data-used="5000" data-limit="{limit}" data-left="{left}""#
+        );
+        assert!(page.body.contains(&row), "{row}");
+    }
+    assert!(page
+        .body
+        .contains(r#"data-measure="count" data-used="1" data-limit="5" data-left="4""#));
+    let (_, controls) = app.get(&format!("/v1/cards/{card}/controls"), &owner).await;
+    assert_eq!(controls["controls"]["daily"]["volume_ml"], 80_500, "litres read as ml");
+    assert!(page.body.contains("80.500 l"), "the effective volume limit");
+    // The fill's volume counts against the daily volume limit.
+    let day_volume = attr_after(&page.body, r#"data-measure="volume_ml""#, "data-used");
+    let used: i64 = day_volume.parse().expect("number");
+    assert!(used > 0, "the fill has a volume");
+    assert!(
+        page.body.contains(&format!(
+            r#"data-measure="volume_ml" data-used="{used}" data-limit="80500" data-left="{}""#,
+            80_500 - used
+        )),
+        "{used}"
+    );
+    assert!(page.body.contains("250.00 EUR") && page.body.contains("<meter"));
+    let day = page.body.find(r#"data-period="day""#).expect("day");
+    let week = page.body.find(r#"data-period="week""#).expect("week");
+    assert!(day < week && page.body[day..week].contains(r#"data-left="25000""#));
+}
+
+async fn the_card_products_and_stations_form(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let card = app.north_card();
+    let card_path = format!("/console/cards/{card}");
+    let mut b = Browser::new(&app);
+    b.login("admin.north@demo-taxi.example").await;
+    let limits = b.post(&format!("{card_path}/limits"), &[("daily", "80")]).await;
+    assert_eq!(limits.status, StatusCode::SEE_OTHER, "{}", limits.body);
+    let saved = b
+        .post(
+            &format!("{card_path}/restrictions"),
+            &[
+                ("products", "diesel"),
+                ("products", "adblue"),
+                ("allowed_stations", "st-1, st-2"),
+                ("blocked_stations", "st-9"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let (_, controls) = app.get(&format!("/v1/cards/{card}/controls"), &owner).await;
+    let c = &controls["controls"];
+    let mut products: Vec<&str> = c["allowed_products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    products.sort_unstable();
+    assert_eq!(products, ["adblue", "diesel"]);
+    assert_eq!(c["allowed_stations"], serde_json::json!(["st-1", "st-2"]));
+    assert_eq!(c["blocked_stations"], serde_json::json!(["st-9"]));
+    assert_eq!(c["daily"]["amount"], 8_000, "the limits are kept");
+    let page = b.get(&card_path).await;
+    assert!(page.body.contains("value=\"st-1, st-2\""));
+
+    // A station in both lists: the service's 422, next to the form, the typed values kept.
+    let both = b
+        .post(
+            &format!("{card_path}/restrictions"),
+            &[("products", "diesel"), ("allowed_stations", "st-1"), ("blocked_stations", "st-1")],
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(both.body.contains("form-error") && both.body.contains("also in allowed_stations"));
+    assert!(both.body.contains("value=\"st-1\""));
+    let (_, after) = app.get(&format!("/v1/cards/{card}/controls"), &owner).await;
+    assert_eq!(after["controls"]["allowed_stations"], serde_json::json!(["st-1", "st-2"]));
+
+    // Nothing ticked, blank lists: the card level sets none.
+    let cleared = b
+        .post(
+            &format!("{card_path}/restrictions"),
+            &[("allowed_stations", ""), ("blocked_stations", "")],
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER, "{}", cleared.body);
+    let (_, after) = app.get(&format!("/v1/cards/{card}/controls"), &owner).await;
+    assert!(after["controls"]["allowed_products"].is_null(), "{after}");
+    assert!(after["controls"]["allowed_stations"].is_null(), "{after}");
+    assert_eq!(after["controls"]["daily"]["amount"], 8_000);
+    // Out of scope is the 404 page, and changes nothing.
+    let south = b
+        .post(&format!("/console/cards/{}/restrictions", app.south_card()), &[("products", "lpg")])
+        .await;
+    assert_eq!(south.status, StatusCode::NOT_FOUND);
+}
+
+async fn the_alert_page_lists_alerts_by_driver_and_station(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let (_, me) = app.get("/v1/me", &owner).await;
+    let org = me["org_id"].as_str().expect("org").to_owned();
+    let credit = serde_json::json!({"amount": 1_000_000});
+    let path = format!("/v1/orgs/{org}/account/credits");
+    assert_eq!(app.post(&path, &app.operator().await, credit).await.0, StatusCode::OK);
+    let anna_id = app.user_id_by_email("anna@demo-taxi.example").await;
+    let north = app.group_id("North depot").await;
+    let (status, second) = app
+        .post("/v1/cards", &owner, serde_json::json!({"group_id": north, "driver_id": anna_id}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let second = second["id"].as_str().expect("card").to_owned();
+    let first = app.north_card();
+    // Three fills within the hour on each of Anna's two cards, at one station: each card
+    // trips `rapid_refills`.
+    let terminal = Terminal::register(&app).await;
+    let anna = app.anna().await;
+    let mut phone = Phone::new();
+    phone.enrol(&app, &anna).await;
+    for card in [&first, &second] {
+        phone.provision(&app, &anna, card).await;
+        for atc in 1..=3u16 {
+            let answer = terminal.authorize(&app, &phone.qr(0, atc, now_ms()), 2_000, false).await;
+            assert_eq!(answer["approved"], true, "{answer}");
+        }
+    }
+    let (_, queue) = app.get("/v1/alerts?rule_id=rapid_refills", &app.analyst().await).await;
+    let alert_on = |card: &str| {
+        queue["alerts"]
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .find(|a| a["card_id"] == card)
+            .unwrap_or_else(|| panic!("an alert on {card}: {queue}"))["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let (on_first, on_second) = (alert_on(&first), alert_on(&second));
+
+    let mut b = Browser::new(&app);
+    b.login("fraud@forecourt.example").await;
+    let page = b.get(&format!("/console/alerts/{on_first}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let driver_at = page.body.find("id=\"related-driver\"").expect("driver section");
+    let station_at = page.body.find("id=\"related-station\"").expect("station section");
+    let end = page.body.find("id=\"recent-fills\"").expect("fills section");
+    let by_driver = &page.body[driver_at..station_at];
+    let by_station = &page.body[station_at..end];
+    assert!(by_driver.contains(&format!("data-driver=\"{anna_id}\"")), "{by_driver}");
+    let second_row = format!("data-alert=\"{on_second}\"");
+    assert!(by_driver.contains(&second_row), "{by_driver}");
+    assert!(by_station.contains(&second_row), "{by_station}");
+    assert!(!by_driver.contains(&format!("data-card=\"{first}\"")), "same card listed above");
+
+    // Unbound since: the driver of the fill is no longer known, and the page says so.
+    let mut owner_browser = Browser::new(&app);
+    owner_browser.login("owner@demo-taxi.example").await;
+    let unbound = owner_browser
+        .post(&format!("/console/cards/{second}/binding"), &[("driver_id", ""), ("vehicle_id", "")])
+        .await;
+    assert_eq!(unbound.status, StatusCode::SEE_OTHER, "{}", unbound.body);
+    let page = b.get(&format!("/console/alerts/{on_second}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-driver=\"\"") && page.body.contains("is not known"));
+    let station_at = page.body.find("id=\"related-station\"").expect("station section");
+    assert!(page.body[station_at..].contains(&format!("data-alert=\"{on_first}\"")));
+
+    // Fleet users never reach it.
+    assert_eq!(
+        owner_browser.get(&format!("/console/alerts/{on_first}")).await.status,
         StatusCode::FORBIDDEN
     );
 }

@@ -3,23 +3,41 @@
 //! the actions: take, comment, resolve as confirmed fraud (blocks the card) or false
 //! positive. Each action is the service call the API makes.
 
-use super::{fills, html, parse_id, see_other, short_time, PageResult};
-use crate::error::{OrPage, PageError};
+use super::{fills, form_error, html, parse_id, see_other, short_time, with_status, PageResult};
+use crate::error::{FormError, OrPage, PageError};
 use crate::form::CheckedForm;
 use crate::i18n::{alert_status, Lang};
 use crate::layout::{csrf_field, Frame};
 use crate::session::Viewer;
 use crate::{Console, MOUNT};
-use authorizer::review::{AlertDetail, AlertQuery, NewComment, Resolution, Resolve};
+use authorizer::review::{AlertDetail, AlertQuery, AlertView, NewComment, Resolution, Resolve};
 use axum::extract::{Path, State};
 use maud::{html, Markup};
 use serde_json::Value;
 use uuid::Uuid;
 
+/// Which of the alert's forms a refusal belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AlertForm {
+    /// Take or resolve: shown in the actions box (or under the title once resolved).
+    Action,
+    Comment,
+}
+
 pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
+    let id: Uuid = parse_id(&v.frame, &raw)?;
+    render(&c, &v, id, None).await
+}
+
+async fn render(
+    c: &Console,
+    v: &Viewer,
+    id: Uuid,
+    refused: Option<(AlertForm, &FormError)>,
+) -> PageResult {
     let f = &v.frame;
     let lang = f.lang;
-    let id: Uuid = parse_id(f, &raw)?;
+    let on = |which: AlertForm| refused.filter(|r| r.0 == which).map(|r| r.1);
     let d = c.authorizer.alert(&v.who, id).await.or_page(f)?;
     let a = &d.alert;
     let auth = &d.authorization;
@@ -38,6 +56,8 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
         .into_iter()
         .filter(|other| other.card_id == a.card_id && other.id != a.id)
         .collect();
+    // And on other cards: the same driver's fills, fills at the same station.
+    let more = c.authorizer.related_alerts(&v.who, id).await.or_page(f)?;
     Ok(html(
         f,
         lang.t("alert.title"),
@@ -57,32 +77,31 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
             }
             section #checks { h2 { (lang.t("alert.checks")) } (checks(lang, &auth.trace)) }
             section #rules { h2 { (lang.t("alert.rules")) } (rules(lang, &auth.trace)) }
-            @if !resolved { (actions(f, &d)) }
+            @if !resolved { (actions(f, &d, on(AlertForm::Action))) }
+            @else { (form_error(on(AlertForm::Action))) }
             section #comments {
                 h2 { (lang.t("alert.comments")) }
                 @for cm in &d.comments { p { span.muted { (short_time(&cm.at)) } " " (cm.body) } }
                 form.inline method="post" action={ (MOUNT) "/alerts/" (a.id) "/comment" } {
                     (csrf_field(f))
+                    (form_error(on(AlertForm::Comment)))
                     input #comment-body name="body" required maxlength="2000";
                     button #add-comment type="submit" { (lang.t("alert.comment")) }
                 }
             }
             section #related {
                 h2 { (lang.t("alert.related")) }
-                @if related.is_empty() { p.muted { (lang.t("alerts.none")) } }
-                @else {
-                    div.scroll { table { tbody {
-                        @for r in &related {
-                            tr data-alert=(r.id) {
-                                td.num { (r.risk) }
-                                td { a href={ (MOUNT) "/alerts/" (r.id) } { (r.rule_id) } }
-                                td { span class={ "badge s-" (r.status) } { (alert_status(lang, r.status)) } }
-                                td { (short_time(&r.created_at)) }
-                                td { (r.reason) }
-                            }
-                        }
-                    } } }
+                (alert_rows(lang, &related))
+                h3 #related-driver data-driver=(more.driver_id.map(|d| d.to_string()).unwrap_or_default()) {
+                    (lang.t("alert.related_driver"))
+                    @if let Some(d) = more.driver_id { " " code { (d) } }
                 }
+                @if more.driver_id.is_none() { p.muted { (lang.t("alert.driver_unknown")) } }
+                @else { (alert_rows(lang, &more.by_driver)) }
+                h3 #related-station data-station=(more.station_id) {
+                    (lang.t("alert.related_station")) " " code { (more.station_id) }
+                }
+                (alert_rows(lang, &more.by_station))
                 p { a #fleet-rules href={ (MOUNT) "/rules?org_id=" (a.org_id) } { (lang.t("rules.title")) } }
             }
             section #recent-fills {
@@ -93,11 +112,31 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
     ))
 }
 
-fn actions(f: &Frame, d: &AlertDetail) -> Markup {
+fn alert_rows(lang: Lang, alerts: &[AlertView]) -> Markup {
+    html! {
+        @if alerts.is_empty() { p.muted { (lang.t("alerts.none")) } }
+        @else {
+            div.scroll { table { tbody {
+                @for r in alerts {
+                    tr data-alert=(r.id) data-card=(r.card_id) {
+                        td.num { (r.risk) }
+                        td { a href={ (MOUNT) "/alerts/" (r.id) } { (r.rule_id) } }
+                        td { span class={ "badge s-" (r.status) } { (alert_status(lang, r.status)) } }
+                        td { (short_time(&r.created_at)) }
+                        td { (r.reason) }
+                    }
+                }
+            } } }
+        }
+    }
+}
+
+fn actions(f: &Frame, d: &AlertDetail, error: Option<&FormError>) -> Markup {
     let lang = f.lang;
     let a = &d.alert;
     html! {
         section #actions {
+            (form_error(error))
             @if a.status == "open" {
                 form.inline method="post" action={ (MOUNT) "/alerts/" (a.id) "/take" } {
                     (csrf_field(f))
@@ -195,8 +234,17 @@ pub async fn take(
     _form: CheckedForm,
 ) -> PageResult {
     let id: Uuid = parse_id(&v.frame, &raw)?;
-    c.authorizer.take_alert(&v.who, id).await.or_page(&v.frame)?;
-    Ok(back(id))
+    match c.authorizer.take_alert(&v.who, id).await.or_page(&v.frame) {
+        Ok(_) => Ok(back(id)),
+        Err(e) => inline(&c, &v, id, AlertForm::Action, e).await,
+    }
+}
+
+/// A refused action: the alert page again, the message next to the form (409 when someone
+/// took or resolved the alert first, 422 for a refused value).
+async fn inline(c: &Console, v: &Viewer, id: Uuid, which: AlertForm, e: PageError) -> PageResult {
+    let error = e.into_inline()?;
+    Ok(with_status(error.status, render(c, v, id, Some((which, &error))).await?))
 }
 
 pub async fn comment(
@@ -207,8 +255,10 @@ pub async fn comment(
 ) -> PageResult {
     let id: Uuid = parse_id(&v.frame, &raw)?;
     let req = NewComment { body: form.get("body").unwrap_or_default().to_owned() };
-    c.authorizer.comment_alert(&v.who, id, &req).await.or_page(&v.frame)?;
-    Ok(back(id))
+    match c.authorizer.comment_alert(&v.who, id, &req).await.or_page(&v.frame) {
+        Ok(_) => Ok(back(id)),
+        Err(e) => inline(&c, &v, id, AlertForm::Comment, e).await,
+    }
 }
 
 pub async fn resolve(
@@ -220,16 +270,19 @@ pub async fn resolve(
     let f = &v.frame;
     let id: Uuid = parse_id(f, &raw)?;
     let resolution = match form.get("resolution") {
-        Some("confirmed_fraud") => Resolution::ConfirmedFraud,
-        Some("false_positive") => Resolution::FalsePositive,
-        _ => {
-            return Err(PageError::refused(
-                f,
-                "resolution: choose confirmed fraud or false positive",
-            ))
-        }
+        Some("confirmed_fraud") => Ok(Resolution::ConfirmedFraud),
+        Some("false_positive") => Ok(Resolution::FalsePositive),
+        _ => Err(PageError::refused(f, "resolution: choose confirmed fraud or false positive")),
     };
-    let req = Resolve { resolution, note: form.get("note").map(str::to_owned) };
-    c.authorizer.resolve_alert(&v.who, id, &req).await.or_page(f)?;
-    Ok(back(id))
+    let done = match resolution {
+        Ok(resolution) => {
+            let req = Resolve { resolution, note: form.get("note").map(str::to_owned) };
+            c.authorizer.resolve_alert(&v.who, id, &req).await.or_page(f).map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(()) => Ok(back(id)),
+        Err(e) => inline(&c, &v, id, AlertForm::Action, e).await,
+    }
 }

@@ -3,8 +3,8 @@
 //! bind / re-bind, change status with a reason, change the card's limits.
 
 use super::cards::{optional_id, status_label, Directory};
-use super::{fills, html, parse_id, see_other, short_time, PageResult};
-use crate::error::{OrPage, PageError};
+use super::{fills, form_error, html, parse_id, see_other, short_time, with_status, PageResult};
+use crate::error::{FormError, OrPage, PageError};
 use crate::form::CheckedForm;
 use crate::i18n::Lang;
 use crate::layout::{csrf_field, Frame};
@@ -12,9 +12,10 @@ use crate::money;
 use crate::session::Viewer;
 use crate::{Console, MOUNT};
 use authorizer::views::AuthorizationQuery;
+use authorizer::LimitsLeft;
 use axum::extract::{Path, State};
 use domain::controls::{Controls, Level, LevelRef, PerAuthorization, PeriodLimits, Sourced};
-use domain::{CardId, CardStatus, Currency};
+use domain::{CardId, CardStatus, Currency, Product};
 use issuing::views::{CardView, EffectiveControlsView, EventView};
 use issuing::{BindCard, ChangeCardStatus, SubjectRef};
 use maud::{html, Markup};
@@ -48,9 +49,30 @@ impl Names<'_> {
 }
 
 pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    render(&c, &v, id, None).await
+}
+
+/// Which of the card's forms a refusal belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CardForm {
+    Limits,
+    Restrictions,
+    Binding,
+    Status,
+}
+
+/// The card page; with `refused`, that form shows the refusal and the values typed instead
+/// of the stored ones.
+async fn render(
+    c: &Console,
+    v: &Viewer,
+    id: CardId,
+    refused: Option<(CardForm, &FormError, &CheckedForm)>,
+) -> PageResult {
+    let on = |which: CardForm| refused.filter(|r| r.0 == which).map(|r| (r.1, r.2));
     let f = &v.frame;
     let lang = f.lang;
-    let id: CardId = parse_id(f, &raw)?;
     let card = c.issuing.get_card(&v.who, id).await.or_page(f)?;
     let effective = c.issuing.effective_controls(&v.who, id).await.or_page(f)?;
     let own = c
@@ -62,7 +84,8 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
     let card_fills = c.authorizer.search_authorizations(&v.who, &recent).await.or_page(f)?;
     let mut events = c.issuing.card_events(&v.who, id).await.or_page(f)?;
     events.sort_by(|a, b| b.at.cmp(&a.at));
-    let dir = Directory::load(&c, &v).await?;
+    let left = c.authorizer.card_limits_left(&v.who, id).await.or_page(f)?;
+    let dir = Directory::load(c, v).await?;
     let names = Names { dir: &dir };
     let driver = card.driver_id.and_then(|d| dir.driver_names().get(&d).map(|s| (*s).to_owned()));
     let plate = card.vehicle_id.and_then(|x| dir.plates().get(&x).map(|s| (*s).to_owned()));
@@ -83,10 +106,15 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
                 h2 { (lang.t("card.controls")) }
                 (effective_table(lang, &effective, &names, cur))
             }
+            section #limits-left {
+                h2 { (lang.t("left.title")) }
+                (limits_left(lang, &left))
+            }
             div.grid {
-                section { h2 { (lang.t("card.limits")) } (limits_form(f, &card, &own.controls, cur)) }
-                section { h2 { (lang.t("card.binding")) } (binding_form(f, &card, &dir)) }
-                section { h2 { (lang.t("card.status_change")) } (status_form(f, &card)) }
+                section #limits { h2 { (lang.t("card.limits")) } (limits_form(f, &card, &own.controls, cur, on(CardForm::Limits))) }
+                section #restrictions { h2 { (lang.t("card.restrictions")) } (restrictions_form(f, &card, &own.controls, on(CardForm::Restrictions))) }
+                section { h2 { (lang.t("card.binding")) } (binding_form(f, &card, &dir, on(CardForm::Binding).map(|r| r.0))) }
+                section { h2 { (lang.t("card.status_change")) } (status_form(f, &card, on(CardForm::Status).map(|r| r.0))) }
             }
             section #fills {
                 h2 { (lang.t("card.fills")) }
@@ -107,15 +135,30 @@ fn effective_table(
     cur: Currency,
 ) -> Markup {
     let eff = &e.effective;
-    let amount = |s: &Sourced<i64>| money::show(s.value, cur);
-    let plain = |s: &Sourced<i64>| s.value.to_string();
-    type Row<'a> = (&'static str, Option<&'a Sourced<i64>>, bool);
-    let rows: [Row<'_>; 5] = [
-        ("limit.per_authorization", eff.per_authorization.amount.as_ref(), true),
-        ("limit.daily", eff.daily.amount.as_ref(), true),
-        ("limit.daily_count", eff.daily.count.as_ref(), false),
-        ("limit.weekly", eff.weekly.amount.as_ref(), true),
-        ("limit.monthly", eff.monthly.amount.as_ref(), true),
+    #[derive(Clone, Copy)]
+    enum Unit {
+        Money,
+        Litres,
+        Count,
+    }
+    let shown = |s: &Sourced<i64>, unit: Unit| match unit {
+        Unit::Money => money::show(s.value, cur),
+        Unit::Litres => format!("{} l", money::input_value(s.value, 3)),
+        Unit::Count => s.value.to_string(),
+    };
+    type Row<'a> = (&'static str, Option<&'a Sourced<i64>>, Unit);
+    let rows: [Row<'_>; 11] = [
+        ("limit.per_authorization", eff.per_authorization.amount.as_ref(), Unit::Money),
+        ("limit.daily", eff.daily.amount.as_ref(), Unit::Money),
+        ("limit.daily_count", eff.daily.count.as_ref(), Unit::Count),
+        ("limit.weekly", eff.weekly.amount.as_ref(), Unit::Money),
+        ("limit.monthly", eff.monthly.amount.as_ref(), Unit::Money),
+        ("limit.per_authorization_litres", eff.per_authorization.volume_ml.as_ref(), Unit::Litres),
+        ("limit.daily_litres", eff.daily.volume_ml.as_ref(), Unit::Litres),
+        ("limit.weekly_litres", eff.weekly.volume_ml.as_ref(), Unit::Litres),
+        ("limit.monthly_litres", eff.monthly.volume_ml.as_ref(), Unit::Litres),
+        ("limit.weekly_count", eff.weekly.count.as_ref(), Unit::Count),
+        ("limit.monthly_count", eff.monthly.count.as_ref(), Unit::Count),
     ];
     let sources = |list: &[LevelRef]| {
         list.iter().map(|s| names.level(lang, s)).collect::<Vec<_>>().join(", ")
@@ -131,11 +174,11 @@ fn effective_table(
             div.scroll { table {
                 thead { tr { th {} th { "" } th { (lang.t("card.controls.source")) } } }
                 tbody {
-                    @for (key, value, is_amount) in rows {
+                    @for (key, value, unit) in rows {
                         @if let Some(s) = value {
                             tr data-limit=(key) {
                                 th { (lang.t(key)) }
-                                td.num { @if is_amount { (amount(s)) } @else { (plain(s)) } }
+                                td.num { (shown(s, unit)) }
                                 td { (names.level(lang, &s.source)) }
                             }
                         }
@@ -166,36 +209,155 @@ fn effective_table(
     }
 }
 
-fn limits_form(f: &Frame, card: &CardView, own: &Controls, cur: Currency) -> Markup {
+/// Used and left of each period limit as a `<meter>` with the numbers as text.
+fn limits_left(lang: Lang, left: &LimitsLeft) -> Markup {
+    let cur = left.currency;
+    let periods = [
+        ("day", "left.day", &left.day),
+        ("week", "left.week", &left.week),
+        ("month", "left.month", &left.month),
+    ];
+    let any = periods.iter().any(|(_, _, p)| {
+        p.amount.limit.is_some() || p.volume_ml.limit.is_some() || p.count.limit.is_some()
+    });
+    let amount = |m: i64| money::show(m, cur);
+    let litres = |ml: i64| money::input_value(ml, 3);
+    let count = |n: i64| n.to_string();
+    html! {
+        @if !any { p.muted { (lang.t("left.none")) } }
+        @else {
+            div.grid {
+                @for (code, key, p) in periods {
+                    @if p.amount.limit.is_some() || p.volume_ml.limit.is_some() || p.count.limit.is_some() {
+                    div data-period=(code) {
+                        h3 { (lang.t(key)) }
+                        @for (measure, label, gauge, show) in [
+                            ("amount", "left.amount", p.amount, &amount as &dyn Fn(i64) -> String),
+                            ("volume_ml", "left.volume", p.volume_ml, &litres),
+                            ("count", "left.count", p.count, &count),
+                        ] {
+                            @if let (Some(limit), Some(rest), Some(pct)) = (gauge.limit, gauge.left(), gauge.percent_used()) {
+                                div.left-row data-measure=(measure) data-used=(gauge.used)
+                                    data-limit=(limit) data-left=(rest) data-percent=(pct) {
+                                    span { (lang.t(label)) }
+                                    meter min="0" max=(limit.max(1)) value=(gauge.used.clamp(0, limit.max(1)))
+                                        aria-label={ (lang.t(key)) ", " (lang.t(label)) ": " (pct) "% " (lang.t("left.used")) } {
+                                        (pct) "%"
+                                    }
+                                    span.nums { (lang.t("left.used")) " " (show(gauge.used)) " " (lang.t("left.of")) " " (show(limit))
+                                        " · " (lang.t("left.left")) " " strong.left { (show(rest)) } }
+                                }
+                            }
+                        }
+                    }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn limits_form(
+    f: &Frame,
+    card: &CardView,
+    own: &Controls,
+    cur: Currency,
+    refused: Option<(&FormError, &CheckedForm)>,
+) -> Markup {
+    let (error, typed) = (refused.map(|r| r.0), refused.map(|r| r.1));
     let lang = f.lang;
     let digits = cur.minor_digits();
-    let value = |v: Option<i64>| v.map(|m| money::input_value(m, digits)).unwrap_or_default();
+    let stored = |v: Option<i64>| v.map(|m| money::input_value(m, digits)).unwrap_or_default();
+    // After a refusal the form shows what was typed, so nothing has to be typed again.
+    let value = |name: &str, v: Option<i64>| match typed {
+        Some(t) => t.get(name).unwrap_or_default().to_owned(),
+        None => stored(v),
+    };
+    let stored_litres = |v: Option<i64>| v.map(|ml| money::input_value(ml, 3)).unwrap_or_default();
+    let litres = |name: &str, v: Option<i64>| match typed {
+        Some(t) => t.get(name).unwrap_or_default().to_owned(),
+        None => stored_litres(v),
+    };
     let per = own.per_authorization.unwrap_or_default();
     let daily = own.daily.unwrap_or_default();
+    let weekly = own.weekly.unwrap_or_default();
+    let monthly = own.monthly.unwrap_or_default();
+    let count = match typed {
+        Some(t) => t.get("daily_count").unwrap_or_default().to_owned(),
+        None => daily.count.map(|c| c.to_string()).unwrap_or_default(),
+    };
     html! {
         form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/limits" } {
             (csrf_field(f))
+            (form_error(error))
             p.muted { (lang.t("card.limits.hint")) " (" (cur) ")" }
             label { (lang.t("limit.per_authorization"))
-                input #limit-per-authorization name="per_authorization" inputmode="decimal" value=(value(per.amount)); }
+                input #limit-per-authorization name="per_authorization" inputmode="decimal" value=(value("per_authorization", per.amount)); }
             label { (lang.t("limit.daily"))
-                input #limit-daily name="daily" inputmode="decimal" value=(value(daily.amount)); }
+                input #limit-daily name="daily" inputmode="decimal" value=(value("daily", daily.amount)); }
             label { (lang.t("limit.daily_count"))
-                input #limit-daily-count name="daily_count" inputmode="numeric" value=(daily.count.map(|c| c.to_string()).unwrap_or_default()); }
+                input #limit-daily-count name="daily_count" inputmode="numeric" value=(count); }
             label { (lang.t("limit.weekly"))
-                input #limit-weekly name="weekly" inputmode="decimal" value=(value(own.weekly.and_then(|w| w.amount))); }
+                input #limit-weekly name="weekly" inputmode="decimal" value=(value("weekly", weekly.amount)); }
             label { (lang.t("limit.monthly"))
-                input #limit-monthly name="monthly" inputmode="decimal" value=(value(own.monthly.and_then(|m| m.amount))); }
+                input #limit-monthly name="monthly" inputmode="decimal" value=(value("monthly", monthly.amount)); }
+            label { (lang.t("limit.per_authorization_litres"))
+                input #limit-per-authorization-litres name="per_authorization_litres" inputmode="decimal" value=(litres("per_authorization_litres", per.volume_ml)); }
+            label { (lang.t("limit.daily_litres"))
+                input #limit-daily-litres name="daily_litres" inputmode="decimal" value=(litres("daily_litres", daily.volume_ml)); }
+            label { (lang.t("limit.weekly_litres"))
+                input #limit-weekly-litres name="weekly_litres" inputmode="decimal" value=(litres("weekly_litres", weekly.volume_ml)); }
+            label { (lang.t("limit.monthly_litres"))
+                input #limit-monthly-litres name="monthly_litres" inputmode="decimal" value=(litres("monthly_litres", monthly.volume_ml)); }
             button #save-limits type="submit" { (lang.t("card.limits.submit")) }
         }
     }
 }
 
-fn binding_form(f: &Frame, card: &CardView, dir: &Directory) -> Markup {
+/// The card's own product and station restrictions. No product ticked and blank station
+/// lists mean the card level sets none (the depot's, driver's or vehicle's still apply).
+fn restrictions_form(
+    f: &Frame,
+    card: &CardView,
+    own: &Controls,
+    refused: Option<(&FormError, &CheckedForm)>,
+) -> Markup {
+    let lang = f.lang;
+    let (error, typed) = (refused.map(|r| r.0), refused.map(|r| r.1));
+    let ticked = |p: Product| match typed {
+        Some(t) => t.all("products").contains(&p.as_str()),
+        None => own.allowed_products.as_ref().is_some_and(|list| list.contains(&p)),
+    };
+    let stations = |name: &str, stored: &Option<Vec<String>>| match typed {
+        Some(t) => t.get(name).unwrap_or_default().to_owned(),
+        None => stored.as_ref().map(|l| l.join(", ")).unwrap_or_default(),
+    };
+    html! {
+        form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/restrictions" } {
+            (csrf_field(f))
+            (form_error(error))
+            p.muted { (lang.t("card.restrictions.hint")) }
+            fieldset.products {
+                legend { (lang.t("limit.products")) }
+                @for p in Product::ALL {
+                    label.choice { input type="checkbox" name="products" value=(p.as_str()) checked[ticked(p)]; (p.as_str()) }
+                }
+            }
+            label { (lang.t("limit.stations"))
+                input #allowed-stations name="allowed_stations" value=(stations("allowed_stations", &own.allowed_stations)); }
+            label { (lang.t("limit.blocked_stations"))
+                input #blocked-stations name="blocked_stations" value=(stations("blocked_stations", &own.blocked_stations)); }
+            button #save-restrictions type="submit" { (lang.t("card.limits.submit")) }
+        }
+    }
+}
+
+fn binding_form(f: &Frame, card: &CardView, dir: &Directory, error: Option<&FormError>) -> Markup {
     let lang = f.lang;
     html! {
         form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/binding" } {
             (csrf_field(f))
+            (form_error(error))
             label { (lang.t("cards.driver"))
                 select #bind-driver name="driver_id" {
                     option value="" { (lang.t("cards.nobody")) }
@@ -217,11 +379,12 @@ fn binding_form(f: &Frame, card: &CardView, dir: &Directory) -> Markup {
     }
 }
 
-fn status_form(f: &Frame, card: &CardView) -> Markup {
+fn status_form(f: &Frame, card: &CardView, error: Option<&FormError>) -> Markup {
     let lang = f.lang;
     html! {
         form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/status" } {
             (csrf_field(f))
+            (form_error(error))
             label { (lang.t("cards.status"))
                 select #new-status name="status" {
                     @for s in [CardStatus::Active, CardStatus::Suspended, CardStatus::Blocked, CardStatus::Closed] {
@@ -258,14 +421,32 @@ pub async fn bind(
     Path(raw): Path<String>,
     form: CheckedForm,
 ) -> PageResult {
-    let f = &v.frame;
-    let id: CardId = parse_id(f, &raw)?;
-    let req = BindCard {
-        driver_id: optional_id(f, &form, "driver_id")?,
-        vehicle_id: optional_id(f, &form, "vehicle_id")?,
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    let change = async {
+        let f = &v.frame;
+        let req = BindCard {
+            driver_id: optional_id(f, &form, "driver_id")?,
+            vehicle_id: optional_id(f, &form, "vehicle_id")?,
+        };
+        c.issuing.bind_card(&v.who, id, &req).await.or_page(f)
     };
-    c.issuing.bind_card(&v.who, id, &req).await.or_page(f)?;
-    Ok(see_other(&format!("{MOUNT}/cards/{id}")))
+    match change.await {
+        Ok(_) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
+        Err(e) => inline(&c, &v, id, CardForm::Binding, e, &form).await,
+    }
+}
+
+/// A refused card form: the card page again, the message next to that form.
+async fn inline(
+    c: &Console,
+    v: &Viewer,
+    id: CardId,
+    which: CardForm,
+    e: PageError,
+    form: &CheckedForm,
+) -> PageResult {
+    let error = e.into_inline()?;
+    Ok(with_status(error.status, render(c, v, id, Some((which, &error, form))).await?))
 }
 
 pub async fn change_status(
@@ -274,16 +455,23 @@ pub async fn change_status(
     Path(raw): Path<String>,
     form: CheckedForm,
 ) -> PageResult {
-    let f = &v.frame;
-    let id: CardId = parse_id(f, &raw)?;
-    let status = form
-        .get("status")
-        .and_then(|s| s.parse::<CardStatus>().ok())
-        .ok_or_else(|| PageError::refused(f, "status: unknown card status"))?;
-    let req =
-        ChangeCardStatus { status, reason: form.get("reason").unwrap_or_default().to_owned() };
-    c.issuing.change_card_status(&v.who, id, &req).await.or_page(f)?;
-    Ok(see_other(&format!("{MOUNT}/cards/{id}")))
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    let change = async {
+        let f = &v.frame;
+        let status = form
+            .get("status")
+            .and_then(|s| s.parse::<CardStatus>().ok())
+            .ok_or_else(|| PageError::refused(f, "status: unknown card status"))?;
+        let reason = form.get("reason").unwrap_or_default().to_owned();
+        c.issuing
+            .change_card_status(&v.who, id, &ChangeCardStatus { status, reason })
+            .await
+            .or_page(f)
+    };
+    match change.await {
+        Ok(_) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
+        Err(e) => inline(&c, &v, id, CardForm::Status, e, &form).await,
+    }
 }
 
 /// Sets the amount and count limits the form shows on the card's own controls, keeping
@@ -294,8 +482,21 @@ pub async fn set_limits(
     Path(raw): Path<String>,
     form: CheckedForm,
 ) -> PageResult {
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    match save_limits(&c, &v, id, &form).await {
+        Ok(()) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
+        // A refused value is shown next to the form, on the card page itself.
+        Err(e) => inline(&c, &v, id, CardForm::Limits, e, &form).await,
+    }
+}
+
+async fn save_limits(
+    c: &Console,
+    v: &Viewer,
+    id: CardId,
+    form: &CheckedForm,
+) -> Result<(), PageError> {
     let f = &v.frame;
-    let id: CardId = parse_id(f, &raw)?;
     let subject = SubjectRef { level: Level::Card, id: id.0 };
     let effective = c.issuing.effective_controls(&v.who, id).await.or_page(f)?;
     let digits = effective.currency.minor_digits();
@@ -311,21 +512,27 @@ pub async fn set_limits(
                 .map_err(|_| PageError::refused(f, "daily_count: must be a whole number"))
         })
         .transpose()?;
+    // Volumes are typed in litres (up to three decimals) and kept in whole millilitres.
+    let litres = |name: &str| -> Result<Option<i64>, PageError> {
+        money::parse(form.get(name).unwrap_or_default(), 3).map_err(|e| {
+            PageError::refused(f, format!("{name}: not a valid number of litres ({e:?})"))
+        })
+    };
     let per = PerAuthorization {
         amount: amount("per_authorization")?,
-        ..controls.per_authorization.unwrap_or_default()
+        volume_ml: litres("per_authorization_litres")?,
     };
     controls.per_authorization = non_empty_per(per);
-    let daily =
-        PeriodLimits { amount: amount("daily")?, count, ..controls.daily.unwrap_or_default() };
-    controls.daily = non_empty(daily);
-    let weekly = PeriodLimits { amount: amount("weekly")?, ..controls.weekly.unwrap_or_default() };
-    controls.weekly = non_empty(weekly);
-    let monthly =
-        PeriodLimits { amount: amount("monthly")?, ..controls.monthly.unwrap_or_default() };
-    controls.monthly = non_empty(monthly);
+    let period = |money: &str, volume: &str, count: Option<i64>| -> Result<_, PageError> {
+        Ok(non_empty(PeriodLimits { amount: amount(money)?, volume_ml: litres(volume)?, count }))
+    };
+    controls.daily = period("daily", "daily_litres", count)?;
+    // The form edits the daily count only; a weekly or monthly count set through the API
+    // is kept.
+    controls.weekly = period("weekly", "weekly_litres", controls.weekly.and_then(|w| w.count))?;
+    controls.monthly = period("monthly", "monthly_litres", controls.monthly.and_then(|m| m.count))?;
     c.issuing.set_controls(&v.who, subject, controls).await.or_page(f)?;
-    Ok(see_other(&format!("{MOUNT}/cards/{id}")))
+    Ok(())
 }
 
 fn non_empty(p: PeriodLimits) -> Option<PeriodLimits> {
@@ -334,4 +541,47 @@ fn non_empty(p: PeriodLimits) -> Option<PeriodLimits> {
 
 fn non_empty_per(p: PerAuthorization) -> Option<PerAuthorization> {
     (p != PerAuthorization::default()).then_some(p)
+}
+
+/// Station ids typed separated by commas, spaces or new lines; none is `None`.
+fn station_list(raw: Option<&str>) -> Option<Vec<String>> {
+    let list: Vec<String> = raw
+        .unwrap_or_default()
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+/// Sets the card's own allowed products, allowed and blocked stations, keeping its other
+/// card-level controls (amounts, volumes, windows).
+pub async fn set_restrictions(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    let save = async {
+        let f = &v.frame;
+        let subject = SubjectRef { level: Level::Card, id: id.0 };
+        let mut controls = c.issuing.get_controls(&v.who, subject).await.or_page(f)?.controls;
+        let products = form
+            .all("products")
+            .into_iter()
+            .map(|p| {
+                p.parse::<Product>()
+                    .map_err(|()| PageError::refused(f, "products: unknown product"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        controls.allowed_products = (!products.is_empty()).then_some(products);
+        controls.allowed_stations = station_list(form.get("allowed_stations"));
+        controls.blocked_stations = station_list(form.get("blocked_stations"));
+        c.issuing.set_controls(&v.who, subject, controls).await.or_page(f)
+    };
+    match save.await {
+        Ok(_) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
+        Err(e) => inline(&c, &v, id, CardForm::Restrictions, e, &form).await,
+    }
 }

@@ -1,7 +1,7 @@
 //! The card list (status, driver, last four digits; filter by status) and the issue form.
 
-use super::{html, see_other, PageResult};
-use crate::error::{Kind, OrPage, PageError};
+use super::{form_error, html, query_param, see_other, with_status, PageResult};
+use crate::error::{FormError, Kind, OrPage, PageError};
 use crate::form::CheckedForm;
 use crate::i18n::Lang;
 use crate::layout::{csrf_field, Frame};
@@ -49,23 +49,23 @@ pub fn status_label(lang: Lang, status: CardStatus) -> &'static str {
     }
 }
 
-fn query_param(raw: Option<&str>, name: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> =
-        raw.and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
-    pairs
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+pub async fn list(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) -> PageResult {
+    render_list(&c, &v, q.as_deref(), None).await
 }
 
-pub async fn list(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) -> PageResult {
+/// The list; with `refused`, the issue form shows the refusal and keeps the choices made.
+async fn render_list(
+    c: &Console,
+    v: &Viewer,
+    q: Option<&str>,
+    refused: Option<(&FormError, &CheckedForm)>,
+) -> PageResult {
     let f = &v.frame;
     let lang = f.lang;
-    let status_text = query_param(q.as_deref(), "status");
+    let status_text = query_param(q, "status");
     // Search narrows what the service listed (last four digits, driver, depot); it never
     // widens it.
-    let search = query_param(q.as_deref(), "q").map(|s| s.to_lowercase());
+    let search = query_param(q, "q").map(|s| s.to_lowercase());
     let status = match &status_text {
         None => None,
         Some(s) => Some(
@@ -73,7 +73,7 @@ pub async fn list(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) ->
         ),
     };
     let cards = c.issuing.list_cards(&v.who, status).await.or_page(f)?;
-    let dir = Directory::load(&c, &v).await?;
+    let dir = Directory::load(c, v).await?;
     let names = dir.driver_names();
     let groups: HashMap<_, _> = dir.groups.iter().map(|g| (g.id, g.name.as_str())).collect();
     let cards: Vec<_> = cards
@@ -139,33 +139,36 @@ pub async fn list(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) ->
             }
             section #issue {
                 h2 { (lang.t("cards.issue")) }
-                (issue_form(f, &dir))
+                (issue_form(f, &dir, refused))
             }
         },
     ))
 }
 
-fn issue_form(f: &Frame, dir: &Directory) -> Markup {
+fn issue_form(f: &Frame, dir: &Directory, refused: Option<(&FormError, &CheckedForm)>) -> Markup {
     let lang = f.lang;
+    let chosen = |name: &str| refused.and_then(|r| r.1.get(name)).unwrap_or_default().to_owned();
+    let (group, driver, vehicle) = (chosen("group_id"), chosen("driver_id"), chosen("vehicle_id"));
     html! {
         form.inline method="post" action={ (MOUNT) "/cards" } {
             (csrf_field(f))
+            (form_error(refused.map(|r| r.0)))
             label { (lang.t("cards.group"))
                 select name="group_id" {
                     option value="" { (lang.t("cards.nobody")) }
-                    @for g in &dir.groups { option value=(g.id) { (g.name) } }
+                    @for g in &dir.groups { option value=(g.id) selected[group == g.id.to_string()] { (g.name) } }
                 }
             }
             label { (lang.t("cards.driver"))
                 select name="driver_id" {
                     option value="" { (lang.t("cards.nobody")) }
-                    @for d in &dir.drivers { option value=(d.id) { (d.name) " <" (d.email) ">" } }
+                    @for d in &dir.drivers { option value=(d.id) selected[driver == d.id.to_string()] { (d.name) " <" (d.email) ">" } }
                 }
             }
             label { (lang.t("cards.vehicle"))
                 select name="vehicle_id" {
                     option value="" { (lang.t("cards.nobody")) }
-                    @for x in &dir.vehicles { option value=(x.id) { (x.plate) } }
+                    @for x in &dir.vehicles { option value=(x.id) selected[vehicle == x.id.to_string()] { (x.plate) } }
                 }
             }
             button #issue-card type="submit" { (lang.t("cards.issue.submit")) }
@@ -187,17 +190,25 @@ pub fn optional_id<T: std::str::FromStr>(
 }
 
 pub async fn issue(State(c): State<Console>, v: Viewer, form: CheckedForm) -> PageResult {
-    let f = &v.frame;
-    let req = IssueCard {
-        group_id: optional_id(f, &form, "group_id")?,
-        driver_id: optional_id(f, &form, "driver_id")?,
-        vehicle_id: optional_id(f, &form, "vehicle_id")?,
+    let made = async {
+        let f = &v.frame;
+        let req = IssueCard {
+            group_id: optional_id(f, &form, "group_id")?,
+            driver_id: optional_id(f, &form, "driver_id")?,
+            vehicle_id: optional_id(f, &form, "vehicle_id")?,
+        };
+        match c.issuing.issue_card(&v.who, &req, None).await.or_page(f)? {
+            issuing::Created::Fresh(card) => Ok(card),
+            // No idempotency key is sent from a form, so a replay cannot happen.
+            issuing::Created::Replayed { .. } => Err(PageError::new(f, Kind::Internal)),
+        }
     };
-    let created = c.issuing.issue_card(&v.who, &req, None).await.or_page(f)?;
-    let card = match created {
-        issuing::Created::Fresh(card) => card,
-        // No idempotency key is sent from a form, so a replay cannot happen.
-        issuing::Created::Replayed { .. } => return Err(PageError::new(f, Kind::Internal)),
-    };
-    Ok(see_other(&format!("{MOUNT}/cards/{}", card.id)))
+    match made.await {
+        Ok(card) => Ok(see_other(&format!("{MOUNT}/cards/{}", card.id))),
+        Err(e) => {
+            let error = e.into_inline()?;
+            let page = render_list(&c, &v, None, Some((&error, &form))).await?;
+            Ok(with_status(error.status, page))
+        }
+    }
 }

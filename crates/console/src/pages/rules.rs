@@ -2,8 +2,8 @@
 //! the rule's JSON, validated by the service like the API's `PUT /v1/fraud/rules/{id}`)
 //! and its hits / confirmed / false positives over the last 7 and 30 days.
 
-use super::{html, see_other, PageResult};
-use crate::error::{OrPage, PageError};
+use super::{form_error, html, see_other, with_status, PageResult};
+use crate::error::{FormError, OrPage, PageError};
 use crate::form::CheckedForm;
 use crate::layout::csrf_field;
 use crate::session::Viewer;
@@ -35,6 +35,18 @@ pub async fn page(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) ->
         return Err(PageError::refused(f, lang.t("rules.org_required")));
     };
     let org: OrgId = raw.parse().map_err(|_| PageError::refused(f, "org_id: must be a UUID"))?;
+    render(&c, &v, org, None).await
+}
+
+/// The rules page; with `refused`, that rule's form shows the refusal and the JSON typed.
+async fn render(
+    c: &Console,
+    v: &Viewer,
+    org: OrgId,
+    refused: Option<(&str, &FormError, &CheckedForm)>,
+) -> PageResult {
+    let f = &v.frame;
+    let lang = f.lang;
     let rules = c.authorizer.fraud_rules(&v.who, org).await.or_page(f)?;
     Ok(html(
         f,
@@ -44,6 +56,11 @@ pub async fn page(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) ->
             p.muted { code { (org) } }
             @for r in &rules {
                 @let id = &r.config.id;
+                @let mine = refused.filter(|x| x.0 == id.as_str());
+                @let json = match mine.and_then(|x| x.2.raw("rule")) {
+                    Some(typed) => typed.to_owned(),
+                    None => serde_json::to_string(&r.config.rule).unwrap_or_default(),
+                };
                 section data-rule=(id) {
                     h2 { code { (id) } " "
                         span class={ "badge s-" (if r.config.enabled { "active" } else { "closed" }) } {
@@ -52,6 +69,7 @@ pub async fn page(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) ->
                         (lang.t("rules.last_30")) ": " strong { (stats(&r.last_30_days)) } }
                     form.stack method="post" action={ (MOUNT) "/rules/" (id) "?org_id=" (org) } {
                         (csrf_field(f))
+                        (form_error(mine.map(|x| x.1)))
                         label { (lang.t("alert.mode"))
                             select name="mode" {
                                 @for (m, name) in MODES { option value=(name) selected[r.config.mode == m] { (name) } }
@@ -65,7 +83,7 @@ pub async fn page(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) ->
                         label.choice { input type="checkbox" name="enabled" value="true" checked[r.config.enabled];
                             " " (lang.t("rules.enabled")) }
                         label { (lang.t("rules.parameters"))
-                            textarea name="rule" rows="2" { (serde_json::to_string(&r.config.rule).unwrap_or_default()) } }
+                            textarea name="rule" rows="2" { (json) } }
                         button type="submit" { (lang.t("rules.save")) }
                     }
                 }
@@ -84,6 +102,24 @@ pub async fn save(
     let f = &v.frame;
     let raw = org_param(q.as_deref()).unwrap_or_default();
     let org: OrgId = raw.parse().map_err(|_| PageError::refused(f, "org_id: must be a UUID"))?;
+    match put(&c, &v, org, &rule_id, &form).await {
+        Ok(()) => Ok(see_other(&format!("{MOUNT}/rules?org_id={org}"))),
+        Err(e) => {
+            let error = e.into_inline()?;
+            let page = render(&c, &v, org, Some((&rule_id, &error, &form))).await?;
+            Ok(with_status(error.status, page))
+        }
+    }
+}
+
+async fn put(
+    c: &Console,
+    v: &Viewer,
+    org: OrgId,
+    rule_id: &str,
+    form: &CheckedForm,
+) -> Result<(), PageError> {
+    let f = &v.frame;
     let pick = |name: &str| form.get(name).map(|v| serde_json::Value::String(v.to_owned()));
     let mode: Option<Mode> = pick("mode")
         .map(|m| serde_json::from_value(m).map_err(|_| PageError::refused(f, "mode: unknown")))
@@ -97,6 +133,6 @@ pub async fn save(
         .transpose()?;
     // An unchecked checkbox sends nothing: absent means disabled.
     let edit = RuleEdit { rule, action, mode, enabled: Some(form.get("enabled").is_some()) };
-    c.authorizer.put_fraud_rule(&v.who, org, &rule_id, &edit).await.or_page(f)?;
-    Ok(see_other(&format!("{MOUNT}/rules?org_id={org}")))
+    c.authorizer.put_fraud_rule(&v.who, org, rule_id, &edit).await.or_page(f)?;
+    Ok(())
 }

@@ -1,0 +1,205 @@
+//! Depots (groups): the list (search by name) with the create form, a page per depot with
+//! the rename form and its drivers and vehicles. The same service methods as `/v1/groups`
+//! (`list_groups`, `create_group`, `update_group`). The service has no way to deactivate a
+//! group, so the page says so rather than offering a button.
+
+use super::cards::optional_id;
+use super::{
+    filter_form, form_error, html, matches_search, parse_id, query_param, see_other, status_badge,
+    with_status, PageResult,
+};
+use crate::error::{FormError, Kind, OrPage, PageError};
+use crate::form::CheckedForm;
+use crate::layout::csrf_field;
+use crate::session::Viewer;
+use crate::{Console, MOUNT};
+use axum::extract::{Path, RawQuery, State};
+use domain::{GroupId, Role};
+use issuing::views::GroupView;
+use issuing::{CreateGroup, UpdateGroup};
+use maud::html;
+
+pub async fn list(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) -> PageResult {
+    render_list(&c, &v, q.as_deref(), None, None).await
+}
+
+async fn render_list(
+    c: &Console,
+    v: &Viewer,
+    query: Option<&str>,
+    error: Option<&FormError>,
+    typed: Option<&CheckedForm>,
+) -> PageResult {
+    let f = &v.frame;
+    let lang = f.lang;
+    let search = query_param(query, "q").map(|s| s.to_lowercase());
+    let groups = c.issuing.list_groups(&v.who).await.or_page(f)?;
+    let name_of = |id: Option<GroupId>| {
+        id.and_then(|p| groups.iter().find(|g| g.id == p)).map(|g| g.name.as_str())
+    };
+    let shown: Vec<&GroupView> =
+        groups.iter().filter(|g| matches_search(search.as_deref(), &[&g.name])).collect();
+    let path = format!("{MOUNT}/groups");
+    let typed_name = typed.and_then(|t| t.get("name")).unwrap_or_default();
+    let typed_parent = typed.and_then(|t| t.get("parent_id")).unwrap_or_default();
+    Ok(html(
+        f,
+        lang.t("groups.title"),
+        html! {
+            h1 { (lang.t("groups.title")) }
+            section {
+                (filter_form(f, &path, "groups", search.as_deref(), None))
+                div.scroll #groups {
+                    @if shown.is_empty() { p.muted { (lang.t("dir.none")) } }
+                    @else {
+                        table {
+                            thead { tr {
+                                th { (lang.t("dir.name")) }
+                                th { (lang.t("groups.parent")) }
+                                th { (lang.t("dir.created")) }
+                            } }
+                            tbody {
+                                @for g in &shown {
+                                    tr data-group=(g.id) {
+                                        td { a href={ (MOUNT) "/groups/" (g.id) } { (g.name) } }
+                                        td { (name_of(g.parent_id).unwrap_or("—")) }
+                                        td { (super::short_time(&g.created_at)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section #new-group {
+                h2 { (lang.t("groups.create")) }
+                form.stack method="post" action=(path) {
+                    (csrf_field(f))
+                    (form_error(error))
+                    label { (lang.t("dir.name"))
+                        input #group-name name="name" required maxlength="200" value=(typed_name); }
+                    label { (lang.t("groups.parent"))
+                        select #group-parent name="parent_id" {
+                            @if v.who.role == Role::Owner { option value="" { (lang.t("groups.top")) } }
+                            @for g in &groups { option value=(g.id) selected[typed_parent == g.id.to_string()] { (g.name) } }
+                        }
+                    }
+                    button #create-group type="submit" { (lang.t("groups.create.submit")) }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn create(State(c): State<Console>, v: Viewer, form: CheckedForm) -> PageResult {
+    let f = &v.frame;
+    let made = async {
+        let req = CreateGroup {
+            name: form.get("name").unwrap_or_default().to_owned(),
+            parent_id: optional_id(f, &form, "parent_id")?,
+        };
+        match c.issuing.create_group(&v.who, &req, None).await.or_page(f)? {
+            issuing::Created::Fresh(group) => Ok(group),
+            issuing::Created::Replayed { .. } => Err(PageError::new(f, Kind::Internal)),
+        }
+    };
+    match made.await {
+        Ok(group) => Ok(see_other(&format!("{MOUNT}/groups/{}", group.id))),
+        Err(e) => {
+            let error = e.into_inline()?;
+            let page = render_list(&c, &v, None, Some(&error), Some(&form)).await?;
+            Ok(with_status(error.status, page))
+        }
+    }
+}
+
+async fn group(c: &Console, v: &Viewer, raw: &str) -> Result<GroupView, PageError> {
+    let id: GroupId = parse_id(&v.frame, raw)?;
+    c.issuing.get_group(&v.who, id).await.or_page(&v.frame)
+}
+
+pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
+    let g = group(&c, &v, &raw).await?;
+    render_page(&c, &v, &g, None).await
+}
+
+async fn render_page(
+    c: &Console,
+    v: &Viewer,
+    g: &GroupView,
+    error: Option<&FormError>,
+) -> PageResult {
+    let f = &v.frame;
+    let lang = f.lang;
+    let drivers = c.issuing.list_users(&v.who, Some(Role::Driver)).await.or_page(f)?;
+    let drivers: Vec<_> = drivers.iter().filter(|d| d.group_id == Some(g.id)).collect();
+    let vehicles = c.issuing.list_vehicles(&v.who).await.or_page(f)?;
+    let vehicles: Vec<_> = vehicles.iter().filter(|x| x.group_id == Some(g.id)).collect();
+    let action = format!("{MOUNT}/groups/{}", g.id);
+    Ok(html(
+        f,
+        lang.t("group.title"),
+        html! {
+            h1 { (lang.t("group.title")) " " span #group-name-shown { (g.name) } }
+            div.grid {
+                section #edit {
+                    h2 { (lang.t("groups.rename")) }
+                    form.stack method="post" action=(action) {
+                        (csrf_field(f))
+                        (form_error(error))
+                        label { (lang.t("dir.name"))
+                            input #edit-name name="name" required maxlength="200" value=(g.name); }
+                        button #save-group type="submit" { (lang.t("dir.save")) }
+                    }
+                }
+                section #deactivate {
+                    h2 { (lang.t("dir.deactivate")) }
+                    p.muted #no-group-deactivation { (lang.t("group.no_deactivate")) }
+                }
+            }
+            div.grid {
+                section #group-drivers {
+                    h2 { (lang.t("drivers.title")) }
+                    @if drivers.is_empty() { p.muted { (lang.t("dir.none")) } }
+                    @else { div.scroll { table { tbody {
+                        @for d in &drivers {
+                            tr data-driver=(d.id) {
+                                td { a href={ (MOUNT) "/drivers/" (d.id) } { (d.name) } }
+                                td { (status_badge(lang, d.status)) }
+                            }
+                        }
+                    } } } }
+                }
+                section #group-vehicles {
+                    h2 { (lang.t("vehicles.title")) }
+                    @if vehicles.is_empty() { p.muted { (lang.t("dir.none")) } }
+                    @else { div.scroll { table { tbody {
+                        @for x in &vehicles {
+                            tr data-vehicle=(x.id) {
+                                td { a href={ (MOUNT) "/vehicles/" (x.id) } { (x.plate) } }
+                                td { (status_badge(lang, x.status)) }
+                            }
+                        }
+                    } } } }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn update(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let g = group(&c, &v, &raw).await?;
+    let req = UpdateGroup { name: form.get("name").unwrap_or_default().to_owned() };
+    match c.issuing.update_group(&v.who, g.id, &req).await.or_page(&v.frame) {
+        Ok(_) => Ok(see_other(&format!("{MOUNT}/groups/{}", g.id))),
+        Err(e) => {
+            let error = e.into_inline()?;
+            Ok(with_status(error.status, render_page(&c, &v, &g, Some(&error)).await?))
+        }
+    }
+}
