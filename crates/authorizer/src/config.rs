@@ -10,10 +10,17 @@ pub struct AuthorizerConfig {
     /// The longest a terminal waits for an authorization answer; past it, it is answered
     /// 91 (`docs/TERMINAL-API.md`, "Deadlines").
     pub authorization_deadline_ms: u64,
+    /// Most pre-authorizations in progress at once; one more is answered 91 at once
+    /// instead of queueing behind work the database cannot finish before the deadline
+    /// (`docs/TERMINAL-API.md`, "Overload").
+    pub max_pending_authorizations: u32,
 }
 
 /// The default of [`AuthorizerConfig::authorization_deadline_ms`].
 pub const DEFAULT_AUTHORIZATION_DEADLINE_MS: u64 = 2_000;
+/// The default of [`AuthorizerConfig::max_pending_authorizations`]: several times what the
+/// benchmark machine has in flight at its best throughput (docs/BENCHMARKS.md).
+pub const DEFAULT_MAX_PENDING_AUTHORIZATIONS: u32 = 128;
 
 impl Default for AuthorizerConfig {
     fn default() -> Self {
@@ -22,6 +29,7 @@ impl Default for AuthorizerConfig {
             max_commit_attempts: 16,
             expiry_batch_size: 500,
             authorization_deadline_ms: DEFAULT_AUTHORIZATION_DEADLINE_MS,
+            max_pending_authorizations: DEFAULT_MAX_PENDING_AUTHORIZATIONS,
         }
     }
 }

@@ -21,7 +21,9 @@ mod settle;
 pub mod views;
 
 pub use accounts::{Credit, CreditLimit};
-pub use config::{AuthorizerConfig, DEFAULT_AUTHORIZATION_DEADLINE_MS};
+pub use config::{
+    AuthorizerConfig, DEFAULT_AUTHORIZATION_DEADLINE_MS, DEFAULT_MAX_PENDING_AUTHORIZATIONS,
+};
 pub use limits_left::{Gauge, LimitsLeft, PeriodLeft};
 pub use network::{CreateStation, CreateTerminal, SignedRequest, TerminalAuthError};
 pub use pipeline::Gate;

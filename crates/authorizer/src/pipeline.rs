@@ -516,4 +516,3 @@ mod gate_tests {
         assert!(Gate::unbounded().expired().is_ok());
     }
 }
-

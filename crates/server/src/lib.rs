@@ -19,7 +19,9 @@ use axum::http::Request;
 use axum::Router;
 use hsm_sim::{Component, Engine, HsmClient};
 use issuing::Issuing;
+use std::sync::Arc;
 use store::SqlStore;
+use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +50,10 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         hsm,
         config.authorizer.clone(),
     );
-    let state = AppState { issuing, tokens, authorizer };
+    let pending = usize::try_from(config.authorizer.max_pending_authorizations)
+        .map_err(|_| StartError::Config("max_pending_authorizations does not fit".into()))?;
+    let pending = Semaphore::new(pending);
+    let state = AppState { issuing, tokens, authorizer, pending_authorizations: Arc::new(pending) };
     let cookie_secure = config::cookie_secure_from_env().map_err(StartError::Config)?;
     let console = console::Console {
         issuing: state.issuing.clone(),

@@ -41,6 +41,9 @@ struct Args {
     /// The longest a terminal waits for an authorization answer; past it, it gets 91.
     #[arg(long, env = "FORECOURT_AUTHORIZATION_DEADLINE_MS", default_value_t = authorizer::DEFAULT_AUTHORIZATION_DEADLINE_MS, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     authorization_deadline_ms: u64,
+    /// Most pre-authorizations in progress at once; one more is answered 91 at once.
+    #[arg(long, env = "FORECOURT_MAX_PENDING_AUTHORIZATIONS", default_value_t = authorizer::DEFAULT_MAX_PENDING_AUTHORIZATIONS, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_pending_authorizations: u32,
     /// Bound on TCP connect plus handshake with an out-of-process HSM.
     #[arg(long, env = "FORECOURT_HSM_CONNECT_TIMEOUT_MS", default_value_t = Timeouts::default().hsm_connect_timeout_ms, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     hsm_connect_timeout_ms: u64,
@@ -89,6 +92,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         tokens: tokens::TokensConfig::default(),
         authorizer: authorizer::AuthorizerConfig {
             authorization_deadline_ms: args.authorization_deadline_ms,
+            max_pending_authorizations: args.max_pending_authorizations,
             ..authorizer::AuthorizerConfig::default()
         },
         hold_sweep_interval_secs: 30,

@@ -13,7 +13,8 @@ use sqlx::Connection;
 
 both_backends!(
     faults_answer_91_or_96_and_follow_the_drivers_language,
-    the_deadline_never_cancels_a_commit
+    the_deadline_never_cancels_a_commit,
+    past_the_pending_limit_a_pre_authorization_is_answered_91_at_once
 );
 
 const AUTHORIZE: &str = "/v1/terminal/authorizations";
@@ -173,4 +174,51 @@ async fn the_deadline_never_cancels_a_commit(backend: Backend) {
         "{reversed}"
     );
     assert_eq!(held().await, 0, "the timeout reversal released it");
+}
+
+/// Overload: with `max_pending_authorizations` pre-authorizations in progress, one more is
+/// answered 91 at once and leaves nothing behind; once one finishes, the next is decided.
+async fn past_the_pending_limit_a_pre_authorization_is_answered_91_at_once(backend: Backend) {
+    const LIMIT: u32 = 2;
+    let Some(app) = TestApp::start_with(backend, |config| {
+        config.authorizer.max_pending_authorizations = LIMIT;
+    })
+    .await
+    else {
+        return;
+    };
+    let terminal = Terminal::register(&app).await;
+    let owner = app.owner().await;
+    let (_, me) = app.get("/v1/me", &owner).await;
+    let org = me["org_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/orgs/{org}/account/credits");
+    assert_eq!(
+        app.post(&path, &app.operator().await, json!({"amount": 1_000_000})).await.0,
+        StatusCode::OK
+    );
+    let anna = app.anna().await;
+    let mut phone = Phone::new();
+    phone.enrol(&app, &anna).await;
+    phone.provision(&app, &anna, &app.north_card()).await;
+
+    // Two pre-authorizations in progress (their permits, held here).
+    let in_progress =
+        app.state.pending_authorizations.clone().acquire_many_owned(LIMIT).await.expect("permits");
+    let body = qr_request(&phone.qr(0, 1, now_ms()), 5_000, false);
+    let shed = authorize(&app, &terminal, &body, "").await;
+    assert_eq!(
+        (shed["approved"].as_bool(), shed["response_code"].as_str(), shed["reason"].as_str()),
+        (Some(false), Some("91"), Some("ISSUER_UNAVAILABLE")),
+        "{shed}"
+    );
+    let (stan, at) = (body["stan"].as_str().unwrap(), body["transmitted_at"].as_str().unwrap());
+    let id = domain::TerminalId(uuid::Uuid::parse_str(&terminal.id).unwrap());
+    let stored =
+        store::AuthorizerStore::find_authorization(app.state.issuing.store(), id, stan, at);
+    assert!(stored.await.unwrap().is_none(), "a shed request leaves nothing behind");
+
+    drop(in_progress);
+    let body = qr_request(&phone.qr(0, 2, now_ms()), 5_000, false);
+    let decided = authorize(&app, &terminal, &body, "").await;
+    assert_eq!(decided["response_code"], "00", "{decided}");
 }

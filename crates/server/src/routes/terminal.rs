@@ -109,6 +109,12 @@ async fn authorize(State(s): State<AppState>, req: Request) -> Response {
     let lang = driver_lang(
         req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or(""),
     );
+    // Shed before any work: past the limit the database could not finish the request
+    // before its deadline anyway, and queueing it would make every other one late too.
+    let Ok(_pending) = s.pending_authorizations.clone().try_acquire_owned() else {
+        tracing::debug!("too many pre-authorizations in progress; answered 91");
+        return fault_answer(DeclineReason::IssuerUnavailable, lang);
+    };
     let deadline = deadline_of(&s);
     let extracted =
         tokio::time::timeout_at(deadline.into(), Signed::<AuthorizeRequest>::from_request(req, &s))

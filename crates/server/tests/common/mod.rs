@@ -141,6 +141,8 @@ impl TestApp {
             // has its own tests: faults.rs, tests/tests/remote_hsm.rs).
             authorizer: authorizer::AuthorizerConfig {
                 authorization_deadline_ms: 60_000,
+                // Bursts here test decisions under contention, not shedding (faults.rs).
+                max_pending_authorizations: 100_000,
                 ..authorizer::AuthorizerConfig::default()
             },
             hold_sweep_interval_secs: 30,
