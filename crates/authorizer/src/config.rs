@@ -20,7 +20,7 @@ pub struct AuthorizerConfig {
 pub const DEFAULT_AUTHORIZATION_DEADLINE_MS: u64 = 2_000;
 /// The default of [`AuthorizerConfig::max_pending_authorizations`]: several times what the
 /// benchmark machine has in flight at its best throughput (docs/BENCHMARKS.md).
-pub const DEFAULT_MAX_PENDING_AUTHORIZATIONS: u32 = 128;
+pub const DEFAULT_MAX_PENDING_AUTHORIZATIONS: u32 = 64;
 
 impl Default for AuthorizerConfig {
     fn default() -> Self {
