@@ -46,7 +46,7 @@ async fn two_processes_on_one_database_never_exceed_a_limit() {
     let Some((db_name, db_url)) = fresh_database().await else { return };
     let hsm = HsmProcess::start();
     // 200 requests at once on debug builds may outlast the production deadline (then 91);
-    // this test is about limits, so the burst is given time to queue.
+    // this test is about limits, so the burst is given time and room to queue (no shedding).
     let env = [
         ("FORECOURT_DATABASE_URL", db_url.as_str()),
         ("FORECOURT_HSM_ADDR", &hsm.addr),
@@ -54,6 +54,7 @@ async fn two_processes_on_one_database_never_exceed_a_limit() {
         ("FORECOURT_AUTHORIZATION_DEADLINE_MS", "60000"),
         ("FORECOURT_HSM_TIMEOUT_MS", "30000"),
         ("FORECOURT_DB_ACQUIRE_TIMEOUT_MS", "30000"),
+        ("FORECOURT_MAX_PENDING_AUTHORIZATIONS", "1000"),
     ];
     let first = Server::start_with(&env).await;
     let second = Server::start_with(&env).await;

@@ -98,9 +98,13 @@ impl From<BatchFailure> for StoreError {
     }
 }
 
+/// The transaction-scoped advisory lock every node's batch takes on PostgreSQL (the key
+/// is any fixed number, here "Fore" in ASCII).
+const PG_BATCH_LOCK: &str = "SELECT pg_advisory_xact_lock(1181708901)";
+
 /// The statements a batch runs around its jobs, per backend.
 struct Dialect {
-    begin: &'static str,
+    begin: &'static [&'static str],
     /// Release each job's savepoint after it. SQLite need not: nested savepoints cost it
     /// nothing, `ROLLBACK TO` undoes the most recent one of that name, and `COMMIT`
     /// releases them all (one statement less per job). PostgreSQL must: past 64 nested
@@ -111,8 +115,11 @@ struct Dialect {
 async fn writer(pool: AnyPool, backend: Backend, mut queue: mpsc::Receiver<Job>) {
     let dialect = match backend {
         // Take the write lock at once, as `SqlStore::begin_write` does.
-        Backend::Sqlite => Dialect { begin: "BEGIN IMMEDIATE", release_each: false },
-        Backend::Postgres => Dialect { begin: "BEGIN", release_each: true },
+        Backend::Sqlite => Dialect { begin: &["BEGIN IMMEDIATE"], release_each: false },
+        // Batches of two nodes must not interleave: each holds many jobs' row locks until
+        // its COMMIT, and two such sets taken in different orders deadlock (PostgreSQL
+        // then aborts a whole batch). The lock serializes them, as SQLite's does.
+        Backend::Postgres => Dialect { begin: &["BEGIN", PG_BATCH_LOCK], release_each: true },
     };
     let mut batch = Vec::with_capacity(MAX_BATCH_JOBS);
     while queue.recv_many(&mut batch, MAX_BATCH_JOBS).await > 0 {
@@ -125,9 +132,12 @@ async fn run_batch(pool: &AnyPool, dialect: &Dialect, jobs: impl Iterator<Item =
         Ok(conn) => conn,
         Err(e) => return log_failure("no connection for a group commit", &e),
     };
-    if let Err(e) = conn.execute(dialect.begin).await {
-        conn.close_on_drop();
-        return log_failure("group commit could not begin", &e);
+    for statement in dialect.begin {
+        if let Err(e) = conn.execute(*statement).await {
+            let _ = conn.execute("ROLLBACK").await;
+            conn.close_on_drop();
+            return log_failure("group commit could not begin", &e);
+        }
     }
     let mut settles = Vec::with_capacity(MAX_BATCH_JOBS);
     let mut outcome = Ok(());
