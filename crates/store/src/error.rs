@@ -19,8 +19,8 @@ pub enum StoreError {
     #[error("database error")]
     Database(#[source] sqlx::Error),
     /// The group commit this write joined did not commit (its cause is logged once by the
-    /// writer); nothing of the write is stored. `unavailable`: the database could not be
-    /// reached, as [`Self::is_unavailable`] means it.
+    /// writer): nothing of the write is stored. `unavailable`: the database could not be
+    /// reached or locked in time, as [`Self::is_unavailable`] means it.
     #[error("the group commit this write joined did not commit")]
     BatchAborted { unavailable: bool },
 }

@@ -258,15 +258,13 @@ impl SqlStore {
         forget_before_us: i64,
     ) -> R<bool> {
         let nonce = nonce.to_owned();
-        self.group
-            .run(move |tx| {
-                Box::pin(async move {
-                    let fresh =
-                        remember_nonce_in(tx, terminal, &nonce, now_us, forget_before_us).await;
-                    (matches!(fresh, Ok(true)), fresh)
-                })
+        self.write(move |tx| {
+            Box::pin(async move {
+                let fresh = remember_nonce_in(tx, terminal, &nonce, now_us, forget_before_us).await;
+                (matches!(fresh, Ok(true)), fresh)
             })
-            .await
+        })
+        .await
     }
 
     pub(super) async fn account_impl(&self, org: OrgId, currency: &str) -> R<AccountRecord> {
@@ -477,14 +475,13 @@ impl SqlStore {
         c: &AuthorizationCommit,
     ) -> R<Result<(), CommitRefusal>> {
         let (c, backend) = (c.clone(), self.backend);
-        self.group
-            .run(move |tx| {
-                Box::pin(async move {
-                    let committed = commit_in(tx, backend, &c).await;
-                    (matches!(committed, Ok(Ok(()))), committed)
-                })
+        self.write(move |tx| {
+            Box::pin(async move {
+                let committed = commit_in(tx, backend, &c).await;
+                (matches!(committed, Ok(Ok(()))), committed)
             })
-            .await
+        })
+        .await
     }
 
     pub(super) async fn complete_authorization_impl(
@@ -497,15 +494,14 @@ impl SqlStore {
         late_alert: &crate::AlertRecord,
     ) -> R<bool> {
         let (product, late_alert) = (product.to_owned(), late_alert.clone());
-        self.group
-            .run(move |tx| {
-                Box::pin(async move {
-                    let fill = (amount, volume);
-                    let done = complete_in(tx, id, fill, &product, now_us, &late_alert).await;
-                    (matches!(done, Ok(true)), done)
-                })
+        self.write(move |tx| {
+            Box::pin(async move {
+                let fill = (amount, volume);
+                let done = complete_in(tx, id, fill, &product, now_us, &late_alert).await;
+                (matches!(done, Ok(true)), done)
             })
-            .await
+        })
+        .await
     }
 
     pub(super) async fn release_authorization_impl(
@@ -514,14 +510,13 @@ impl SqlStore {
         to: AuthStatus,
         now_us: i64,
     ) -> R<bool> {
-        self.group
-            .run(move |tx| {
-                Box::pin(async move {
-                    let done = release_in(tx, id, to, now_us).await;
-                    (matches!(done, Ok(true)), done)
-                })
+        self.write(move |tx| {
+            Box::pin(async move {
+                let done = release_in(tx, id, to, now_us).await;
+                (matches!(done, Ok(true)), done)
             })
-            .await
+        })
+        .await
     }
 
     pub(super) async fn expired_holds_impl(

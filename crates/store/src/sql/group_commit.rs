@@ -1,9 +1,9 @@
-//! Group commit: the terminal path's writes share transactions, and so their fsyncs.
+//! Group commit on SQLite: the terminal path's writes share transactions, and so fsyncs.
 //!
-//! A durable commit costs one log flush (an fsync on SQLite, a WAL flush on PostgreSQL),
-//! and on this class of disk that flush, not the CPU, bounds how many authorizations a
-//! second one database takes. So the money writes of the terminal path (the request nonce,
-//! the pre-authorization commit, completion, release) are queued to one writer task, which
+//! SQLite runs one write transaction at a time, and with `synchronous=FULL` each commit
+//! costs an fsync of the WAL; that, not the CPU, bounded how many authorizations a second
+//! it took. So the money writes of the terminal path (the request nonce, the
+//! pre-authorization commit, completion, release) are queued to one writer task, which
 //! runs whatever is waiting as one transaction: each job inside its own savepoint, so a job
 //! that refuses (a limit, funds, a replayed ATC) or fails rolls back alone, then one
 //! `COMMIT` for the batch. A job's caller hears its result only after that `COMMIT`: an
@@ -11,12 +11,14 @@
 //!
 //! Jobs run one after another on one connection, so each sees every earlier job's writes
 //! and the database's conditional updates stay the arbiter of funds, limits and replay,
-//! exactly as with one transaction per job. One writer also means a batch never waits on
-//! another batch's row locks (two batches, each holding several jobs' locks, could
-//! deadlock on PostgreSQL). The writer is its own task: a caller that gives up (a deadline,
-//! a client hanging up) stops waiting, never the write.
+//! exactly as with one transaction per job. The writer is its own task: a caller that
+//! gives up (a deadline, a client hanging up) stops waiting, never the write.
+//!
+//! PostgreSQL does not use it: it already flushes the WAL of concurrent commits together,
+//! and its transactions run in parallel on all cores, which measured faster than one
+//! serialized writer (docs/BENCHMARKS.md); one writer per node would also need a lock
+//! across nodes, or two nodes' batches deadlock on each other's row locks.
 
-use super::Backend;
 use crate::StoreError;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
@@ -55,9 +57,9 @@ pub(super) struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the writer task on the current runtime.
-    pub(super) fn start(pool: AnyPool, backend: Backend) -> Self {
+    pub(super) fn start(pool: AnyPool) -> Self {
         let (jobs, queue) = mpsc::channel(MAX_QUEUED_JOBS);
-        tokio::spawn(writer(pool, backend, queue));
+        tokio::spawn(writer(pool, queue));
         Self { jobs }
     }
 
@@ -98,51 +100,27 @@ impl From<BatchFailure> for StoreError {
     }
 }
 
-/// The transaction-scoped advisory lock every node's batch takes on PostgreSQL (the key
-/// is any fixed number, here "Fore" in ASCII).
-const PG_BATCH_LOCK: &str = "SELECT pg_advisory_xact_lock(1181708901)";
-
-/// The statements a batch runs around its jobs, per backend.
-struct Dialect {
-    begin: &'static [&'static str],
-    /// Release each job's savepoint after it. SQLite need not: nested savepoints cost it
-    /// nothing, `ROLLBACK TO` undoes the most recent one of that name, and `COMMIT`
-    /// releases them all (one statement less per job). PostgreSQL must: past 64 nested
-    /// subtransactions each backend's snapshot gets slow.
-    release_each: bool,
-}
-
-async fn writer(pool: AnyPool, backend: Backend, mut queue: mpsc::Receiver<Job>) {
-    let dialect = match backend {
-        // Take the write lock at once, as `SqlStore::begin_write` does.
-        Backend::Sqlite => Dialect { begin: &["BEGIN IMMEDIATE"], release_each: false },
-        // Batches of two nodes must not interleave: each holds many jobs' row locks until
-        // its COMMIT, and two such sets taken in different orders deadlock (PostgreSQL
-        // then aborts a whole batch). The lock serializes them, as SQLite's does.
-        Backend::Postgres => Dialect { begin: &["BEGIN", PG_BATCH_LOCK], release_each: true },
-    };
+async fn writer(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH_JOBS);
     while queue.recv_many(&mut batch, MAX_BATCH_JOBS).await > 0 {
-        run_batch(&pool, &dialect, batch.drain(..)).await;
+        run_batch(&pool, batch.drain(..)).await;
     }
 }
 
-async fn run_batch(pool: &AnyPool, dialect: &Dialect, jobs: impl Iterator<Item = Job>) {
+async fn run_batch(pool: &AnyPool, jobs: impl Iterator<Item = Job>) {
     let mut conn = match pool.acquire().await {
         Ok(conn) => conn,
         Err(e) => return log_failure("no connection for a group commit", &e),
     };
-    for statement in dialect.begin {
-        if let Err(e) = conn.execute(*statement).await {
-            let _ = conn.execute("ROLLBACK").await;
-            conn.close_on_drop();
-            return log_failure("group commit could not begin", &e);
-        }
+    // Take the write lock at once, as `SqlStore::begin_write` does.
+    if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
+        conn.close_on_drop();
+        return log_failure("group commit could not begin", &e);
     }
     let mut settles = Vec::with_capacity(MAX_BATCH_JOBS);
     let mut outcome = Ok(());
     for job in jobs {
-        match run_job(&mut conn, job, dialect.release_each).await {
+        match run_job(&mut conn, job).await {
             Ok(settle) => settles.push(settle),
             Err(failure) => {
                 outcome = Err(failure);
@@ -163,28 +141,22 @@ async fn run_batch(pool: &AnyPool, dialect: &Dialect, jobs: impl Iterator<Item =
     }
 }
 
-/// Runs one job in its own savepoint; an error here breaks the whole batch.
+/// Runs one job in its own savepoint; an error here breaks the whole batch. Savepoints
+/// are not released one by one: nested ones cost SQLite nothing, `ROLLBACK TO` undoes the
+/// most recent of that name, and `COMMIT` releases them all (one statement less per job).
 async fn run_job(
     conn: &mut PoolConnection<Any>,
     job: Job,
-    release: bool,
 ) -> Result<Box<dyn FnOnce(Result<(), BatchFailure>) + Send>, BatchFailure> {
     finish(conn, "SAVEPOINT job").await?;
     let ran = job(conn).await;
-    let mut ended = Ok(());
     if !ran.keep {
-        ended = finish(conn, "ROLLBACK TO SAVEPOINT job").await;
-    }
-    if ended.is_ok() && release {
-        ended = finish(conn, "RELEASE SAVEPOINT job").await;
-    }
-    match ended {
-        Ok(()) => Ok(ran.settle),
-        Err(failure) => {
+        if let Err(failure) = finish(conn, "ROLLBACK TO SAVEPOINT job").await {
             (ran.settle)(Err(failure));
-            Err(failure)
+            return Err(failure);
         }
     }
+    Ok(ran.settle)
 }
 
 async fn finish(conn: &mut PoolConnection<Any>, statement: &str) -> Result<(), BatchFailure> {

@@ -28,8 +28,8 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
-    /// The writer the terminal path's money writes share transactions on.
-    group: group_commit::GroupCommit,
+    /// SQLite: the writer the terminal path's money writes share transactions on.
+    group: Option<group_commit::GroupCommit>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -72,7 +72,8 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let group = group_commit::GroupCommit::start(pool.clone(), backend);
+        let group =
+            (backend == Backend::Sqlite).then(|| group_commit::GroupCommit::start(pool.clone()));
         let store = Self { pool, backend, group };
         migrate::run(&store).await?;
         Ok(store)
@@ -90,6 +91,30 @@ impl SqlStore {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// Runs one money write of the terminal path: `work` says whether to keep what it
+    /// wrote, and its result. SQLite: in the next group commit ([`group_commit`]);
+    /// PostgreSQL: in a transaction of its own.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut AnyConnection,
+            )
+                -> group_commit::BoxFuture<'c, (bool, Result<T, StoreError>)>
+            + Send
+            + 'static,
+    {
+        if let Some(group) = &self.group {
+            return group.run(work).await;
+        }
+        let mut tx = self.begin_write().await?;
+        let (keep, result) = work(&mut tx).await;
+        if keep && result.is_ok() {
+            tx.commit().await?;
+        }
+        result
     }
 
     pub async fn close(&self) {
