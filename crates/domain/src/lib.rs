@@ -9,6 +9,7 @@ pub mod controls;
 pub mod decline;
 pub mod fuzzing;
 pub mod ids;
+pub mod language;
 pub mod luhn;
 pub mod money;
 pub mod payment_time;
@@ -19,6 +20,7 @@ pub mod validate;
 
 pub use card::{CardStatus, TransitionError};
 pub use ids::*;
+pub use language::Language;
 pub use money::{Currency, Money, VolumeMl};
 pub use product::Product;
 pub use role::Role;

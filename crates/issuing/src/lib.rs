@@ -42,5 +42,5 @@ pub fn audit_event(
 ) -> store::AuditEvent {
     service::Audit { actor, at_us }.on(org, subject_type, subject_id, action)
 }
-pub use users::{CreateUser, UpdateUser};
+pub use users::{CreateUser, UpdateMe, UpdateUser};
 pub use vehicles::{CreateVehicle, UpdateVehicle};

@@ -4,7 +4,7 @@ use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::principal::Principal;
 use crate::service::{now_us, Audit, EventExt, Issuing, MAX_NAME_CHARS};
 use crate::views::{rfc3339, InvitedUserView, UserView};
-use domain::{validate, FieldError, GroupId, OrgId, Role, UserId};
+use domain::{validate, FieldError, GroupId, Language, OrgId, Role, UserId};
 use serde::Deserialize;
 use store::{Effects, Scope, Store, UserFilter, UserRecord, UserStatus};
 
@@ -33,6 +33,14 @@ pub struct UpdateUser {
     pub group_id: Option<GroupId>,
 }
 
+/// What a user may change on their own account (`PATCH /v1/me`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMe {
+    /// `en` or `ru`; anything else is a 422 naming the field.
+    pub language: Option<String>,
+}
+
 /// A new invited user and the view that shows its one-time invite token.
 pub(crate) fn new_invite(
     email: &str,
@@ -57,6 +65,7 @@ pub(crate) fn new_invite(
         password_hash: None,
         invite_hash: Some(hash_opaque_token(&token)),
         invite_expires_us: Some(expires),
+        language: Language::En,
         created_us: now,
         version: 1,
     };
@@ -220,6 +229,33 @@ impl<S: Store> Issuing<S> {
             .after(&after);
         self.store.update_user(&user, Effects::audit(vec![event])).await?;
         Ok(after)
+    }
+
+    /// Changes the caller's own account: today only the language (any role may; audited as
+    /// `user.updated` like other user changes, nothing written when nothing changes).
+    pub async fn update_me(&self, who: &Principal, req: &UpdateMe) -> Result<UserView> {
+        let mut user = self.store.get_user(who.user_id).await?;
+        let before = UserView::from(&user);
+        if let Some(code) = &req.language {
+            user.language =
+                code.parse().map_err(|()| FieldError::invalid("language", "must be en or ru"))?;
+        }
+        let after = UserView::from(&user);
+        if after == before {
+            return Ok(after);
+        }
+        let event = Audit { actor: who, at_us: now_us() }
+            .on(user.org_id, "user", user.id.0, "user.updated")
+            .before(&before)
+            .after(&after);
+        self.store.update_user(&user, Effects::audit(vec![event])).await?;
+        Ok(after)
+    }
+
+    /// Sets the caller's own language (the console's EN/RU switch).
+    pub async fn set_my_language(&self, who: &Principal, language: Language) -> Result<UserView> {
+        let req = UpdateMe { language: Some(language.as_str().to_owned()) };
+        self.update_me(who, &req).await
     }
 
     /// Deactivates a user: they cannot log in, and their sessions end now.

@@ -1,7 +1,7 @@
 //! What the API returns. Views never carry secrets: a card shows its last four digits only,
 //! a user never shows a hash.
 
-use domain::{CardStatus, Currency, GroupId, OrgId, Product, Role, UserId, VehicleId};
+use domain::{CardStatus, Currency, GroupId, Language, OrgId, Product, Role, UserId, VehicleId};
 use serde::Serialize;
 use store::*;
 use time::format_description::well_known::Rfc3339;
@@ -66,6 +66,8 @@ pub struct UserView {
     pub role: Role,
     pub group_id: Option<GroupId>,
     pub status: &'static str,
+    /// `en` or `ru`: the language the user reads the console in.
+    pub language: Language,
     pub created_at: String,
 }
 
@@ -79,6 +81,7 @@ impl From<&UserRecord> for UserView {
             role: r.role,
             group_id: r.group_id,
             status: r.status.as_str(),
+            language: r.language,
             created_at: rfc3339(r.created_us),
         }
     }

@@ -135,6 +135,7 @@ async fn create_operator<S: Store>(issuing: &Issuing<S>) -> Result<Principal, Is
         password_hash: Some(issuing::auth::passwords::hash(DEMO_PASSWORD)?),
         invite_hash: None,
         invite_expires_us: None,
+        language: domain::Language::En,
         created_us: 0,
         version: 1,
     };

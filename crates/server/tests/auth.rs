@@ -7,6 +7,7 @@ use axum::http::{Method, StatusCode};
 use common::{Backend, TestApp};
 use serde_json::json;
 use server::demo::DEMO_PASSWORD;
+use sqlx::{Connection, Row};
 
 both_backends!(
     login_gives_a_working_token_pair,
@@ -16,6 +17,7 @@ both_backends!(
     logout_revokes_access_and_refresh,
     invites_work_once_and_set_the_password,
     deactivated_users_are_locked_out_at_once,
+    users_set_their_own_language,
 );
 
 async fn login_gives_a_working_token_pair(b: Backend) {
@@ -185,4 +187,55 @@ async fn deactivated_users_are_locked_out_at_once(b: Backend) {
         app.post(&format!("/v1/users/{anna_id}/deactivate"), &owner, json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "ALREADY_DEACTIVATED");
+}
+
+async fn users_set_their_own_language(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let anna = app.token("anna@demo-taxi.example").await;
+    let (_, me) = app.get("/v1/me", &anna).await;
+    assert_eq!(me["language"], "en", "the default");
+
+    // Any role sets its own language (here a driver); the next login reads it.
+    let (status, me) = app.patch("/v1/me", &anna, json!({"language": "ru"})).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["language"], "ru");
+    let again = app.token("anna@demo-taxi.example").await;
+    assert_eq!(app.get("/v1/me", &again).await.1["language"], "ru");
+    // Nobody else's changes: the owner's own language stays English.
+    let owner = app.owner().await;
+    assert_eq!(app.get("/v1/me", &owner).await.1["language"], "en");
+
+    // Only en and ru: another code is 422 naming the field; other fields are 400.
+    for bad in ["de", "RU", ""] {
+        let (status, body) = app.patch("/v1/me", &anna, json!({"language": bad})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert!(body.to_string().contains("language"), "{body}");
+    }
+    let (status, _) = app.patch("/v1/me", &anna, json!({"name": "Anna K"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.get("/v1/me", &anna).await.1["language"], "ru", "refusals changed nothing");
+
+    // The change is audited on the user, from en to ru; the refusals wrote nothing.
+    let id = me["id"].as_str().expect("id").to_owned();
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&app.database_url()).await.expect("connect");
+    let rows = sqlx::query(
+        "SELECT before_doc, after_doc FROM audit_events \
+         WHERE subject_id = $1 AND action = 'user.updated'",
+    )
+    .bind(&id)
+    .fetch_all(&mut db)
+    .await
+    .expect("audit");
+    assert_eq!(rows.len(), 1);
+    let before: String = rows[0].try_get("before_doc").expect("before");
+    let after: String = rows[0].try_get("after_doc").expect("after");
+    assert!(before.contains(r#""language":"en""#), "{before}");
+    assert!(after.contains(r#""language":"ru""#), "{after}");
+    // The column refuses other values whoever writes to it.
+    let refused = sqlx::query("UPDATE users SET language = 'de' WHERE id = $1")
+        .bind(&id)
+        .execute(&mut db)
+        .await;
+    assert!(refused.is_err(), "the CHECK constraint");
 }

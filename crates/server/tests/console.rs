@@ -30,6 +30,7 @@ both_backends!(
     limits_left_after_a_real_fill,
     the_card_products_and_stations_form,
     the_alert_page_lists_alerts_by_driver_and_station,
+    the_language_follows_the_user_to_another_browser,
 );
 
 /// A cookie-keeping client over the in-process router.
@@ -1054,4 +1055,46 @@ async fn the_alert_page_lists_alerts_by_driver_and_station(backend: Backend) {
         owner_browser.get(&format!("/console/alerts/{on_first}")).await.status,
         StatusCode::FORBIDDEN
     );
+}
+
+async fn the_language_follows_the_user_to_another_browser(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let email = "admin.north@demo-taxi.example";
+    let mut first = Browser::new(&app);
+    first.login(email).await;
+    let dash = first.get("/console").await;
+    assert!(dash.body.contains("lang=\"en\""), "English by default");
+
+    // Switching while signed in stores the choice on the user.
+    let switched = first.post("/console/lang", &[("lang", "ru"), ("next", "/console/cards")]).await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER, "{}", switched.body);
+    let token = app.admin_north().await;
+    assert_eq!(app.get("/v1/me", &token).await.1["language"], "ru");
+
+    // A fresh browser (no cookies at all): after login the pages are Russian.
+    let mut second = Browser::new(&app);
+    second.get("/console/login").await;
+    assert!(!second.cookies.contains_key("fc_lang"));
+    second.login(email).await;
+    assert_eq!(second.cookies.get("fc_lang").map(String::as_str), Some("ru"));
+    let page = second.get("/console/cards").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("lang=\"ru\"") && page.body.contains("Карты"), "{}", page.body);
+
+    // A switch before signing in is this browser's only: the login brings the user's.
+    let mut third = Browser::new(&app);
+    third.get("/console/login").await;
+    third.post("/console/lang", &[("lang", "en"), ("next", "/console/login")]).await;
+    assert_eq!(app.get("/v1/me", &token).await.1["language"], "ru", "anonymous switch");
+    third.login(email).await;
+    assert!(third.get("/console").await.body.contains("lang=\"ru\""));
+
+    // Back to English from the second browser: the next fresh login is English.
+    second.post("/console/lang", &[("lang", "en"), ("next", "/console")]).await;
+    let mut fourth = Browser::new(&app);
+    fourth.login(email).await;
+    assert!(fourth.get("/console").await.body.contains("lang=\"en\""));
+    // The other user was never touched.
+    let owner = app.owner().await;
+    assert_eq!(app.get("/v1/me", &owner).await.1["language"], "en");
 }

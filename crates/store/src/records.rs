@@ -2,7 +2,8 @@
 //! integers. `version` is the optimistic-concurrency counter of the row as read.
 
 use domain::{
-    CardId, CardStatus, Currency, GroupId, OrgId, Product, Role, SessionId, UserId, VehicleId,
+    CardId, CardStatus, Currency, GroupId, Language, OrgId, Product, Role, SessionId, UserId,
+    VehicleId,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +61,8 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
     pub invite_hash: Option<String>,
     pub invite_expires_us: Option<i64>,
+    /// The language the user reads the console in.
+    pub language: Language,
     pub created_us: i64,
     pub version: i64,
 }

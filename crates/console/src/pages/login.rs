@@ -59,11 +59,22 @@ pub async fn submit(State(c): State<Console>, headers: HeaderMap, form: CheckedF
     };
     match c.issuing.login(&req).await {
         Ok(pair) => {
+            // The page language becomes the one stored on the user (chosen in another
+            // browser, or through `PATCH /v1/me`).
+            let who = match c.issuing.authenticate(&pair.access_token).await {
+                Ok(who) => who,
+                Err(e) => return PageError::new(&frame, crate::error::kind_of(e)).into_response(),
+            };
+            let me = match c.issuing.me(&who).await {
+                Ok(me) => me,
+                Err(e) => return PageError::new(&frame, crate::error::kind_of(e)).into_response(),
+            };
             let mut response = see_other(MOUNT);
             SetCookies::new(c.cookie_secure)
                 .session(cookies::SESSION, &pair.access_token)
                 .session(cookies::REFRESH, &pair.refresh_token)
                 .session(cookies::CSRF, &csrf::new_token())
+                .persistent_lang(me.language.as_str())
                 .apply(response.headers_mut());
             response
         }
@@ -90,9 +101,28 @@ pub async fn logout(State(c): State<Console>, v: Viewer, _form: CheckedForm) -> 
     Ok(response)
 }
 
-/// Stores the language in a cookie and goes back where the switch was pressed.
-pub async fn set_lang(State(c): State<Console>, form: CheckedForm) -> PageResult {
+/// Stores the language in a cookie and, when someone is signed in, on their user (so it
+/// follows them to another browser), then goes back where the switch was pressed.
+pub async fn set_lang(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    form: CheckedForm,
+) -> PageResult {
     let lang = Lang::from_code(form.get("lang").unwrap_or_default());
+    // Signed in with a live access token: the choice is the user's. (An expired access
+    // token is not refreshed here; the cookie still holds the choice for this browser.)
+    if let Some(token) = cookies::get(&headers, cookies::SESSION) {
+        if let Ok(who) = c.issuing.authenticate(&token).await {
+            let language = match lang {
+                Lang::En => domain::Language::En,
+                Lang::Ru => domain::Language::Ru,
+            };
+            if let Err(e) = c.issuing.set_my_language(&who, language).await {
+                let (frame, _) = session::anonymous_frame(&headers, MOUNT);
+                return Err(PageError::new(&frame, crate::error::kind_of(e)));
+            }
+        }
+    }
     // Only paths inside the console: never an open redirect to another site.
     let next = form
         .get("next")

@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use issuing::auth::{AcceptInvite, Login, Refresh};
 use issuing::views::{TokenPairView, UserView};
+use issuing::UpdateMe;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -14,7 +15,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/refresh", post(refresh))
         .route("/auth/logout", post(logout))
         .route("/auth/accept-invite", post(accept_invite))
-        .route("/me", get(me))
+        .route("/me", get(me).patch(update_me))
 }
 
 async fn login(
@@ -45,4 +46,12 @@ async fn accept_invite(
 
 async fn me(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<UserView>> {
     Ok(Json(s.issuing.me(&who).await?))
+}
+
+async fn update_me(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiJson(req): ApiJson<UpdateMe>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(s.issuing.update_me(&who, &req).await?))
 }

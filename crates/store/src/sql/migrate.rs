@@ -23,6 +23,7 @@ macro_rules! migrations {
             migration!(3, "authorizer", $dir, "0003_authorizer.sql"),
             migration!(4, "fraud", $dir, "0004_fraud.sql"),
             migration!(5, "hot_path_indexes", $dir, "0005_hot_path_indexes.sql"),
+            migration!(6, "user_language", $dir, "0006_user_language.sql"),
         ]
     };
 }

@@ -79,7 +79,7 @@ pub(super) fn group(row: &AnyRow) -> Result<GroupRecord, StoreError> {
 
 pub(super) const USER_COLS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.group_id, \
      g.path AS group_path, u.status, u.password_hash, u.invite_hash, u.invite_expires_us, \
-     u.created_us, u.version";
+     u.language, u.created_us, u.version";
 pub(super) const USER_FROM: &str = "users u LEFT JOIN groups g ON g.id = u.group_id";
 
 pub(super) fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
@@ -95,6 +95,7 @@ pub(super) fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
         password_hash: row.opt_text("password_hash")?,
         invite_hash: row.opt_text("invite_hash")?,
         invite_expires_us: row.opt_int("invite_expires_us")?,
+        language: row.parse("language")?,
         created_us: row.int("created_us")?,
         version: row.int("version")?,
     })

@@ -88,8 +88,8 @@ pub(super) async fn write_effects(conn: &mut AnyConnection, fx: &Effects) -> R<(
 async fn insert_user(conn: &mut AnyConnection, u: &UserRecord) -> R<()> {
     sqlx::query(
         "INSERT INTO users (id, org_id, email, name, role, group_id, status, password_hash, \
-         invite_hash, invite_expires_us, created_us, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)",
+         invite_hash, invite_expires_us, language, created_us, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1)",
     )
     .bind(id_str(u.id))
     .bind(opt_str(u.org_id))
@@ -101,6 +101,7 @@ async fn insert_user(conn: &mut AnyConnection, u: &UserRecord) -> R<()> {
     .bind(u.password_hash.as_deref())
     .bind(u.invite_hash.as_deref())
     .bind(u.invite_expires_us)
+    .bind(u.language.as_str())
     .bind(u.created_us)
     .execute(&mut *conn)
     .await?;
@@ -271,8 +272,8 @@ impl Store for SqlStore {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE users SET name = $1, group_id = $2, status = $3, password_hash = $4, \
-             invite_hash = $5, invite_expires_us = $6, version = version + 1 \
-             WHERE id = $7 AND version = $8",
+             invite_hash = $5, invite_expires_us = $6, language = $7, version = version + 1 \
+             WHERE id = $8 AND version = $9",
         )
         .bind(u.name.as_str())
         .bind(opt_str(u.group_id))
@@ -280,6 +281,7 @@ impl Store for SqlStore {
         .bind(u.password_hash.as_deref())
         .bind(u.invite_hash.as_deref())
         .bind(u.invite_expires_us)
+        .bind(u.language.as_str())
         .bind(id_str(u.id))
         .bind(u.version)
         .execute(&mut *tx)
