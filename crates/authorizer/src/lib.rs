@@ -26,7 +26,7 @@ pub use config::{
 };
 pub use limits_left::{Gauge, LimitsLeft, PeriodLeft};
 pub use network::{CreateStation, CreateTerminal, SignedRequest, TerminalAuthError};
-pub use pipeline::Gate;
+pub use pipeline::{local as local_time, Gate};
 pub use related_alerts::RelatedAlerts;
 pub use request::{AuthorizeRequest, CompleteRequest, NfcData, ReverseByReference};
 

@@ -478,7 +478,9 @@ fn limits_of(c: &Effective) -> [PeriodLimits; 3] {
 }
 
 /// `now` in a named time zone (UTC if the name is unknown, which validation prevents).
-pub(crate) fn local(now: OffsetDateTime, zone: &str) -> OffsetDateTime {
+/// The fleet's days, weeks and months everywhere (limits, windows, the console's
+/// dashboard) come from this one function: exported as [`crate::local_time`].
+pub fn local(now: OffsetDateTime, zone: &str) -> OffsetDateTime {
     match time_tz::timezones::get_by_name(zone) {
         Some(tz) => now.to_timezone(tz),
         None => now,

@@ -31,6 +31,7 @@ both_backends!(
     the_card_products_and_stations_form,
     the_alert_page_lists_alerts_by_driver_and_station,
     the_language_follows_the_user_to_another_browser,
+    the_dashboard_counts_the_fleets_days,
 );
 
 /// A cookie-keeping client over the in-process router.
@@ -1097,4 +1098,70 @@ async fn the_language_follows_the_user_to_another_browser(backend: Backend) {
     // The other user was never touched.
     let owner = app.owner().await;
     assert_eq!(app.get("/v1/me", &owner).await.1["language"], "en");
+}
+
+async fn the_dashboard_counts_the_fleets_days(backend: Backend) {
+    use time::format_description::well_known::Rfc3339;
+    use time::{OffsetDateTime, UtcOffset};
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let (_, me) = app.get("/v1/me", &owner).await;
+    let org = me["org_id"].as_str().expect("org").to_owned();
+    let credit = serde_json::json!({"amount": 1_000_000});
+    let path = format!("/v1/orgs/{org}/account/credits");
+    assert_eq!(app.post(&path, &app.operator().await, credit).await.0, StatusCode::OK);
+
+    // One completed 40.00 fill, now.
+    let card = app.north_card();
+    let terminal = Terminal::register(&app).await;
+    let anna = app.anna().await;
+    let mut phone = Phone::new();
+    phone.enrol(&app, &anna).await;
+    phone.provision(&app, &anna, &card).await;
+    let answer = terminal.authorize(&app, &phone.qr(0, 1, now_ms()), 5_000, false).await;
+    assert_eq!(answer["approved"], true, "{answer}");
+    let id = answer["authorization_id"].as_str().expect("id");
+    let body = serde_json::json!({"amount": 4_000, "volume_ml": 22_000, "product": "diesel"});
+    let done = format!("/v1/terminal/authorizations/{id}/completion");
+    assert_eq!(terminal.send(&app, &done, &body).await.0, StatusCode::OK);
+    let (_, fills) = app.get("/v1/authorizations", &owner).await;
+    let created = fills[0]["created_at"].as_str().expect("created_at");
+    let at = OffsetDateTime::parse(created, &Rfc3339).expect("rfc3339");
+
+    // A zone whose date differs from UTC's at this instant, chosen from the fill's own
+    // time (so the test never depends on when it runs): both zones have no daylight
+    // saving, their offsets are fixed. Kiritimati is UTC+14 (a day ahead from 10:00 UTC),
+    // Pago Pago UTC-11 (a day behind before 11:00 UTC); neither has a midnight near the fill.
+    let (zone, offset) = if at.hour() >= 10 {
+        ("Pacific/Kiritimati", UtcOffset::from_hms(14, 0, 0).expect("offset"))
+    } else {
+        ("Pacific/Pago_Pago", UtcOffset::from_hms(-11, 0, 0).expect("offset"))
+    };
+    let local_day = at.to_offset(offset).date();
+    let utc_day = at.date();
+    assert_ne!(local_day, utc_day, "the case the test is about");
+    let tz = serde_json::json!({"time_zone": zone});
+    let (status, body) = app.patch(&format!("/v1/orgs/{org}"), &owner, tz).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let mut b = Browser::new(&app);
+    b.login("owner@demo-taxi.example").await;
+    let dash = b.get("/console").await;
+    assert_eq!(dash.status, StatusCode::OK, "{}", dash.body);
+    // The chart's bar of the fleet's day holds the fill; the UTC day's bar (when it is on
+    // the chart) does not, and the axis ends on the fleet's today.
+    assert!(dash.body.contains(&format!("{local_day}: 40.00 EUR")), "{}", dash.body);
+    assert!(!dash.body.contains(&format!("{utc_day}: 40.00 EUR")));
+    assert!(dash.body.contains(&format!("<span>{local_day}</span></div>")), "axis ends today");
+    let today = section(&dash.body, "id=\"spent-today\"");
+    assert!(today.contains("40.00 EUR"), "{today}");
+    let month = section(&dash.body, "id=\"spent-month\"");
+    assert!(month.contains("40.00 EUR"), "{month}");
+}
+
+/// The markup of a dashboard panel: from `marker` to the panel's end.
+fn section<'b>(body: &'b str, marker: &str) -> &'b str {
+    let start = body.find(marker).expect(marker);
+    let len = body[start..].find("</div></div>").expect("panel end");
+    &body[start..start + len]
 }

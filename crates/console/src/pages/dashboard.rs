@@ -1,9 +1,10 @@
 //! The fleet dashboard: the account (owners), spend today and this month, a 30-day spend
 //! chart and the latest fills. Analysts land on their queue instead.
 //!
-//! Days are UTC days in this slice (the org's time zone is a later refinement); the sums
-//! are over the completed fills the API lists since the earlier of the chart's first day
-//! and the first of the month (at most `MAX_AUTHORIZATIONS` of them).
+//! Days are the fleet's days: "today", "this month" and the chart's dates are read in the
+//! org's time zone with the authorizer's own `local_time` (the function its limits and
+//! windows use). The sums are over the completed fills the API lists since the earlier of
+//! the chart's first day and the first of the month (at most `MAX_AUTHORIZATIONS` of them).
 
 use super::{fills, html, see_other, PageResult};
 use crate::error::{OrPage, PageError};
@@ -34,10 +35,13 @@ pub async fn page(State(c): State<Console>, v: Viewer) -> PageResult {
         Err(issuing::IssuingError::Forbidden(_)) => None,
         Err(e) => return Err(PageError::new(f, crate::error::kind_of(e))),
     };
-    let today = OffsetDateTime::now_utc().date();
+    let zone = org.time_zone.as_str();
+    let today = authorizer::local_time(OffsetDateTime::now_utc(), zone).date();
     let first_day = today - Duration::days(CHART_DAYS - 1);
     let month_start = today.replace_day(1).unwrap_or(today);
-    let since = first_day.min(month_start).midnight().assume_utc();
+    // A day early in UTC covers the local midnight whatever the zone's offset (at most
+    // 14 hours); fills are then bucketed by their local day.
+    let since = (first_day.min(month_start) - Duration::days(1)).midnight().assume_utc();
     let completed = AuthorizationQuery {
         status: Some(store::AuthStatus::Completed),
         from_us: i64::try_from(since.unix_timestamp_nanos() / 1_000).ok(),
@@ -50,7 +54,7 @@ pub async fn page(State(c): State<Console>, v: Viewer) -> PageResult {
     let mut per_day = vec![0i64; usize::try_from(CHART_DAYS).unwrap_or(0)];
     let (mut spent_today, mut spent_month) = (0i64, 0i64);
     for fill in &spent_fills {
-        let Some(day) = day_of(&fill.created_at) else { continue };
+        let Some(day) = day_of(&fill.created_at, zone) else { continue };
         let spent = fills::spent(fill);
         if day == today {
             spent_today += spent;
@@ -131,10 +135,11 @@ fn account_panel(lang: Lang, account: Option<&AccountView>, cur: Currency) -> Ma
     }
 }
 
-fn day_of(rfc3339: &str) -> Option<Date> {
+/// The fleet's day of an API timestamp.
+fn day_of(rfc3339: &str, zone: &str) -> Option<Date> {
     OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
         .ok()
-        .map(|t| t.date())
+        .map(|t| authorizer::local_time(t, zone).date())
 }
 
 /// Inline SVG bars, one per day, scaled with integer arithmetic to the busiest day.
