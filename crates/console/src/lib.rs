@@ -46,6 +46,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Console) -> Router<S> {
         .route("/cards/{id}/status", post(pages::card::change_status))
         .route("/cards/{id}/limits", post(pages::card::set_limits))
         .route("/cards/{id}/restrictions", post(pages::card::set_restrictions))
+        .route("/cards/{id}/windows", post(pages::card::set_windows))
         .route("/drivers", get(pages::drivers::list).post(pages::drivers::invite))
         .route("/drivers/{id}", get(pages::drivers::page).post(pages::drivers::update))
         .route("/drivers/{id}/deactivate", post(pages::drivers::deactivate))

@@ -32,6 +32,7 @@ both_backends!(
     the_alert_page_lists_alerts_by_driver_and_station,
     the_language_follows_the_user_to_another_browser,
     the_dashboard_counts_the_fleets_days,
+    the_card_time_windows_form,
 );
 
 /// A cookie-keeping client over the in-process router.
@@ -1163,5 +1164,115 @@ async fn the_dashboard_counts_the_fleets_days(backend: Backend) {
 fn section<'b>(body: &'b str, marker: &str) -> &'b str {
     let start = body.find(marker).expect(marker);
     let len = body[start..].find("</div></div>").expect("panel end");
+    &body[start..start + len]
+}
+
+async fn the_card_time_windows_form(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let card = app.north_card();
+    let card_path = format!("/console/cards/{card}");
+    let windows_path = format!("{card_path}/windows");
+    let controls_path = format!("/v1/cards/{card}/controls");
+    let mut b = Browser::new(&app);
+    b.login("admin.north@demo-taxi.example").await;
+    let limits = b.post(&format!("{card_path}/limits"), &[("daily", "80")]).await;
+    assert_eq!(limits.status, StatusCode::SEE_OTHER, "{}", limits.body);
+    let page = b.get(&card_path).await;
+    assert!(page.body.contains("name=\"start_0\"") && !page.body.contains("name=\"start_1\""));
+
+    let saved = b
+        .post(
+            &windows_path,
+            &[("days_0", "mon"), ("days_0", "tue"), ("start_0", "06:00"), ("end_0", "22:00")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let (_, controls) = app.get(&controls_path, &owner).await;
+    let c = &controls["controls"];
+    assert_eq!(
+        c["time_windows"],
+        serde_json::json!([{"days": ["mon", "tue"], "start": "06:00", "end": "22:00"}])
+    );
+    assert_eq!(c["daily"]["amount"], 8_000, "the limits are kept");
+    // The form shows the stored window and an empty row to add another.
+    let page = b.get(&card_path).await;
+    assert!(page.body.contains(r#"name="days_0" value="mon" checked"#), "{}", page.body);
+    assert!(!page.body.contains(r#"name="days_0" value="wed" checked"#));
+    assert!(page.body.contains(r#"name="start_0" placeholder="06:00" value="06:00""#));
+    assert!(page.body.contains(r#"name="end_0" placeholder="22:00" value="22:00""#));
+    assert!(page.body.contains(r#"name="start_1" placeholder="06:00" value="""#));
+
+    // A second window, over midnight on Saturday.
+    let two = b
+        .post(
+            &windows_path,
+            &[
+                ("days_0", "mon"),
+                ("days_0", "tue"),
+                ("start_0", "06:00"),
+                ("end_0", "22:00"),
+                ("days_1", "sat"),
+                ("start_1", "22:00"),
+                ("end_1", "02:00"),
+            ],
+        )
+        .await;
+    assert_eq!(two.status, StatusCode::SEE_OTHER, "{}", two.body);
+    let (_, controls) = app.get(&controls_path, &owner).await;
+    let stored = controls["controls"]["time_windows"].clone();
+    assert_eq!(stored[1], serde_json::json!({"days": ["sat"], "start": "22:00", "end": "02:00"}));
+    assert_eq!(stored.as_array().map(Vec::len), Some(2));
+
+    // Refusals re-render the card page with the message next to this form, the values
+    // typed kept, and change nothing: a time the console cannot read, then the service's
+    // refusals (no day; start equal to end).
+    let typo =
+        b.post(&windows_path, &[("days_0", "mon"), ("start_0", "6:00"), ("end_0", "22:00")]).await;
+    assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let form = windows_section(&typo.body);
+    assert!(
+        form.contains("form-error") && form.contains("window 1: from must be a time"),
+        "{form}"
+    );
+    assert!(form.contains(r#"value="6:00""#), "typed value kept");
+    let no_day = b.post(&windows_path, &[("start_0", "06:00"), ("end_0", "22:00")]).await;
+    assert_eq!(no_day.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let form = windows_section(&no_day.body);
+    assert!(form.contains("form-error") && form.contains("at least one day"), "{form}");
+    let same =
+        b.post(&windows_path, &[("days_0", "sun"), ("start_0", "08:00"), ("end_0", "08:00")]).await;
+    assert_eq!(same.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(windows_section(&same.body).contains("must differ from start"));
+    let (_, controls) = app.get(&controls_path, &owner).await;
+    assert_eq!(controls["controls"]["time_windows"], stored, "refusals changed nothing");
+
+    // Every row blank: the card level sets no windows; the limits are kept.
+    let cleared = b.post(&windows_path, &[("start_0", ""), ("end_0", "")]).await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER, "{}", cleared.body);
+    let (_, controls) = app.get(&controls_path, &owner).await;
+    assert!(controls["controls"]["time_windows"].is_null(), "{controls}");
+    assert_eq!(controls["controls"]["daily"]["amount"], 8_000);
+
+    // Another depot's card is the 404 page and changes nothing; no CSRF token is a 403.
+    let south = format!("/console/cards/{}/windows", app.south_card());
+    let refused =
+        b.post(&south, &[("days_0", "mon"), ("start_0", "06:00"), ("end_0", "07:00")]).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    let (_, controls) = app.get(&format!("/v1/cards/{}/controls", app.south_card()), &owner).await;
+    assert!(controls["controls"]["time_windows"].is_null(), "{controls}");
+    let forged = b.send(Method::POST, &windows_path, Some(&[("days_0", "mon")])).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // In Russian the form is translated.
+    b.post("/console/lang", &[("lang", "ru"), ("next", &card_path)]).await;
+    let ru = b.get(&card_path).await;
+    assert!(ru.body.contains("Окна времени карты") && ru.body.contains(">Пн<"), "{}", ru.body);
+}
+
+/// The card page's windows section.
+fn windows_section(body: &str) -> &str {
+    let start = body.find("id=\"windows\"").expect("windows section");
+    let len = body[start..].find("</section>").expect("section end");
     &body[start..start + len]
 }

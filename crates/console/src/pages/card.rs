@@ -14,7 +14,10 @@ use crate::{Console, MOUNT};
 use authorizer::views::AuthorizationQuery;
 use authorizer::LimitsLeft;
 use axum::extract::{Path, State};
-use domain::controls::{Controls, Level, LevelRef, PerAuthorization, PeriodLimits, Sourced};
+use domain::controls::{
+    ClockTime, Controls, Level, LevelRef, PerAuthorization, PeriodLimits, Sourced, TimeWindow,
+    Weekday, MAX_TIME_WINDOWS,
+};
 use domain::{CardId, CardStatus, Currency, Product};
 use issuing::views::{CardView, EffectiveControlsView, EventView};
 use issuing::{BindCard, ChangeCardStatus, SubjectRef};
@@ -58,6 +61,7 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
 enum CardForm {
     Limits,
     Restrictions,
+    Windows,
     Binding,
     Status,
 }
@@ -113,6 +117,7 @@ async fn render(
             div.grid {
                 section #limits { h2 { (lang.t("card.limits")) } (limits_form(f, &card, &own.controls, cur, on(CardForm::Limits))) }
                 section #restrictions { h2 { (lang.t("card.restrictions")) } (restrictions_form(f, &card, &own.controls, on(CardForm::Restrictions))) }
+                section #windows { h2 { (lang.t("card.windows")) } (windows_form(f, &card, &own.controls, on(CardForm::Windows))) }
                 section { h2 { (lang.t("card.binding")) } (binding_form(f, &card, &dir, on(CardForm::Binding).map(|r| r.0))) }
                 section { h2 { (lang.t("card.status_change")) } (status_form(f, &card, on(CardForm::Status).map(|r| r.0))) }
             }
@@ -352,6 +357,62 @@ fn restrictions_form(
     }
 }
 
+/// The code a weekday has in controls (`mon` .. `sun`) and its label key.
+fn day_code(day: Weekday) -> (&'static str, &'static str) {
+    match day {
+        Weekday::Mon => ("mon", "day.mon"),
+        Weekday::Tue => ("tue", "day.tue"),
+        Weekday::Wed => ("wed", "day.wed"),
+        Weekday::Thu => ("thu", "day.thu"),
+        Weekday::Fri => ("fri", "day.fri"),
+        Weekday::Sat => ("sat", "day.sat"),
+        Weekday::Sun => ("sun", "day.sun"),
+    }
+}
+
+/// The card's own time windows: one row per stored window and an empty row to add one
+/// (fields `days_{i}`, repeated, `start_{i}` and `end_{i}` as HH:MM). A row left blank is
+/// dropped; all rows blank removes the card's windows (other levels' still apply).
+fn windows_form(
+    f: &Frame,
+    card: &CardView,
+    own: &Controls,
+    refused: Option<(&FormError, &CheckedForm)>,
+) -> Markup {
+    let lang = f.lang;
+    let (error, typed) = (refused.map(|r| r.0), refused.map(|r| r.1));
+    let stored: &[TimeWindow] = own.time_windows.as_deref().unwrap_or_default();
+    let rows = (stored.len() + 1).min(MAX_TIME_WINDOWS);
+    let ticked = |i: usize, day: Weekday| match typed {
+        Some(t) => t.all(&format!("days_{i}")).contains(&day_code(day).0),
+        None => stored.get(i).is_some_and(|w| w.days.contains(&day)),
+    };
+    let time = |i: usize, name: &str, stored: Option<ClockTime>| match typed {
+        Some(t) => t.get(&format!("{name}_{i}")).unwrap_or_default().to_owned(),
+        None => stored.map(|c| c.to_string()).unwrap_or_default(),
+    };
+    html! {
+        form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/windows" } {
+            (csrf_field(f))
+            (form_error(error))
+            p.muted { (lang.t("card.windows.hint")) }
+            @for i in 0..rows {
+                fieldset.window data-row=(i) {
+                    legend { (lang.t("card.windows.window")) " " (i + 1) }
+                    @for day in Weekday::ALL {
+                        label.choice { input type="checkbox" name={ "days_" (i) } value=(day_code(day).0) checked[ticked(i, day)]; (lang.t(day_code(day).1)) }
+                    }
+                    label { (lang.t("card.windows.from"))
+                        input name={ "start_" (i) } placeholder="06:00" value=(time(i, "start", stored.get(i).map(|w| w.start))); }
+                    label { (lang.t("card.windows.to"))
+                        input name={ "end_" (i) } placeholder="22:00" value=(time(i, "end", stored.get(i).map(|w| w.end))); }
+                }
+            }
+            button #save-windows type="submit" { (lang.t("card.limits.submit")) }
+        }
+    }
+}
+
 fn binding_form(f: &Frame, card: &CardView, dir: &Directory, error: Option<&FormError>) -> Markup {
     let lang = f.lang;
     html! {
@@ -583,5 +644,59 @@ pub async fn set_restrictions(
     match save.await {
         Ok(_) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
         Err(e) => inline(&c, &v, id, CardForm::Restrictions, e, &form).await,
+    }
+}
+
+/// Reads the windows form: rows with no day ticked and both times blank are dropped.
+fn typed_windows(f: &Frame, form: &CheckedForm) -> Result<Vec<TimeWindow>, PageError> {
+    let mut windows = Vec::new();
+    for i in 0..MAX_TIME_WINDOWS {
+        let days_field = format!("days_{i}");
+        let ticked = form.all(&days_field);
+        let start = form.get(&format!("start_{i}")).unwrap_or_default();
+        let end = form.get(&format!("end_{i}")).unwrap_or_default();
+        if ticked.is_empty() && start.is_empty() && end.is_empty() {
+            continue;
+        }
+        let days = ticked
+            .iter()
+            .map(|code| {
+                Weekday::ALL.into_iter().find(|d| day_code(*d).0 == *code).ok_or_else(|| {
+                    PageError::refused(f, format!("window {}: unknown day {code:?}", i + 1))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let clock = |value: &str, what: &str| {
+            value.parse::<ClockTime>().map_err(|_| {
+                PageError::refused(
+                    f,
+                    format!("window {}: {what} must be a time written HH:MM, e.g. 06:00", i + 1),
+                )
+            })
+        };
+        windows.push(TimeWindow { days, start: clock(start, "from")?, end: clock(end, "to")? });
+    }
+    Ok(windows)
+}
+
+/// Sets the card's own time windows, keeping its other card-level controls.
+pub async fn set_windows(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let id: CardId = parse_id(&v.frame, &raw)?;
+    let save = async {
+        let f = &v.frame;
+        let subject = SubjectRef { level: Level::Card, id: id.0 };
+        let mut controls = c.issuing.get_controls(&v.who, subject).await.or_page(f)?.controls;
+        let windows = typed_windows(f, &form)?;
+        controls.time_windows = (!windows.is_empty()).then_some(windows);
+        c.issuing.set_controls(&v.who, subject, controls).await.or_page(f)
+    };
+    match save.await {
+        Ok(_) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
+        Err(e) => inline(&c, &v, id, CardForm::Windows, e, &form).await,
     }
 }
