@@ -33,6 +33,7 @@ both_backends!(
     the_language_follows_the_user_to_another_browser,
     the_dashboard_counts_the_fleets_days,
     the_card_time_windows_form,
+    an_impossible_travel_alert_shows_both_stations_distance_and_speed,
 );
 
 /// A cookie-keeping client over the in-process router.
@@ -1275,4 +1276,89 @@ fn windows_section(body: &str) -> &str {
     let start = body.find("id=\"windows\"").expect("windows section");
     let len = body[start..].find("</section>").expect("section end");
     &body[start..start + len]
+}
+
+async fn an_impossible_travel_alert_shows_both_stations_distance_and_speed(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let (_, me) = app.get("/v1/me", &owner).await;
+    let org = me["org_id"].as_str().expect("org").to_owned();
+    let credit = serde_json::json!({"amount": 1_000_000});
+    let path = format!("/v1/orgs/{org}/account/credits");
+    assert_eq!(app.post(&path, &app.operator().await, credit).await.0, StatusCode::OK);
+    // Autohof Nord is in Hamburg; a second station in Munich, 612 km away.
+    let hamburg = Terminal::register(&app).await;
+    let operator = app.operator().await;
+    let station = serde_json::json!({"name": "Rasthof Muenchen", "merchant_id": "M-4004",
+        "lat_e6": 48_137_154, "lon_e6": 11_576_124, "time_zone": "Europe/Berlin",
+        "products": ["diesel"]});
+    let (status, station) = app.post("/v1/stations", &operator, station).await;
+    assert_eq!(status, StatusCode::CREATED, "{station}");
+    let munich_station = station["id"].as_str().expect("id").to_owned();
+    let path = format!("/v1/stations/{munich_station}/terminals");
+    let (status, created) = app.post(&path, &operator, serde_json::json!({"label": "Pump"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let munich = Terminal {
+        id: created["terminal"]["id"].as_str().expect("terminal").to_owned(),
+        station_id: munich_station.clone(),
+        secret: hex::decode(created["secret"].as_str().expect("secret"))
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes"),
+    };
+    // Two fills on Anna's card minutes apart: Hamburg, then Munich.
+    let anna = app.anna().await;
+    let mut phone = Phone::new();
+    phone.enrol(&app, &anna).await;
+    phone.provision(&app, &anna, &app.north_card()).await;
+    let first = hamburg.authorize(&app, &phone.qr(0, 1, now_ms()), 2_000, false).await;
+    assert_eq!(first["approved"], true, "{first}");
+    // At least a second later, so the rule computes a speed (no elapsed time has none).
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let second = munich.authorize(&app, &phone.qr(0, 2, now_ms()), 2_000, false).await;
+    assert_eq!(second["approved"], true, "{second}");
+
+    let analyst = app.analyst().await;
+    let (_, queue) = app.get("/v1/alerts?rule_id=impossible_travel", &analyst).await;
+    let alert = queue["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .find(|a| a["card_id"] == app.north_card().as_str())
+        .unwrap_or_else(|| panic!("an impossible_travel alert: {queue}"))["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // The rule's observed values, as the API gives them.
+    let (status, detail) = app.get(&format!("/v1/alerts/{alert}"), &analyst).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let observed = detail["authorization"]["trace"]["fraud"]["trace"]
+        .as_array()
+        .expect("fraud trace")
+        .iter()
+        .find(|r| r["rule_id"] == "impossible_travel")
+        .expect("rule evaluated")["hit"]["observed"]
+        .clone();
+    let distance_m = observed["distance_m"].as_u64().expect("distance");
+    let speed = observed["speed_kmh"].as_u64().expect("speed");
+    let max = observed["max_kmh"].as_u64().expect("max");
+    assert!((600_000..625_000).contains(&distance_m), "{observed}");
+
+    let mut b = Browser::new(&app);
+    b.login("fraud@forecourt.example").await;
+    let page = b.get(&format!("/console/alerts/{alert}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let start = page.body.find("id=\"travel\"").expect("the impossible-travel panel");
+    let end = page.body.find("id=\"checks\"").expect("checks section");
+    let panel = &page.body[start..end];
+    let from_at = panel.find("id=\"travel-from\"").expect("from");
+    let to_at = panel.find("id=\"travel-to\"").expect("to");
+    let (from, to) = (&panel[from_at..to_at], &panel[to_at..]);
+    assert!(from.contains("Autohof Nord") && from.contains(&hamburg.station_id), "{from}");
+    assert!(to.contains("Rasthof Muenchen") && to.contains(&munich_station), "{to}");
+    let km = format!("{}.{} km", distance_m / 1000, distance_m % 1000 / 100);
+    assert!(panel.contains(&km), "{km} in {panel}");
+    assert!(panel.contains(&format!("{speed} km/h")), "{panel}");
+    assert!(panel.contains(&format!("{max} km/h")), "{panel}");
+    assert!(!panel.contains("not among the recent fills"), "{panel}");
 }

@@ -11,6 +11,7 @@ use crate::layout::{csrf_field, Frame};
 use crate::session::Viewer;
 use crate::{Console, MOUNT};
 use authorizer::review::{AlertDetail, AlertQuery, AlertView, NewComment, Resolution, Resolve};
+use authorizer::views::{AuthorizationView, StationView};
 use axum::extract::{Path, State};
 use maud::{html, Markup};
 use serde_json::Value;
@@ -58,6 +59,13 @@ async fn render(
         .collect();
     // And on other cards: the same driver's fills, fills at the same station.
     let more = c.authorizer.related_alerts(&v.who, id).await.or_page(f)?;
+    // Impossible travel: the two stations by name (analysts may list stations; a failed
+    // read leaves the ids).
+    let travel = travel_hit(&auth.trace);
+    let stations = match travel {
+        Some(_) => c.authorizer.list_stations(&v.who).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
     Ok(html(
         f,
         lang.t("alert.title"),
@@ -74,6 +82,9 @@ async fn render(
             section #authorization {
                 h2 { (lang.t("alert.authorization")) }
                 (fills::table(lang, std::slice::from_ref(auth), cur, false))
+            }
+            @if let Some(observed) = &travel {
+                (travel_panel(lang, observed, auth, &d.recent_fills, &stations))
             }
             section #checks { h2 { (lang.t("alert.checks")) } (checks(lang, &auth.trace)) }
             section #rules { h2 { (lang.t("alert.rules")) } (rules(lang, &auth.trace)) }
@@ -211,6 +222,108 @@ fn rules(lang: Lang, trace: &Value) -> Markup {
                 }
             }
         } }
+    }
+}
+
+/// The observed values of the `impossible_travel` hit in a decision trace, if it hit.
+fn travel_hit(trace: &Value) -> Option<Value> {
+    let list = trace.get("fraud")?.get("trace")?.as_array()?;
+    let entry = list
+        .iter()
+        .find(|r| r.get("rule_id").and_then(Value::as_str) == Some("impossible_travel"))?;
+    entry.get("hit").filter(|h| !h.is_null())?.get("observed").cloned()
+}
+
+fn parse_time(rfc3339: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// The card's most recent fill created before `this` among the loaded recent fills.
+fn previous_fill<'a>(
+    this: &AuthorizationView,
+    recent: &'a [AuthorizationView],
+) -> Option<&'a AuthorizationView> {
+    let at = parse_time(&this.created_at)?;
+    recent
+        .iter()
+        .filter(|r| r.id != this.id && r.card_id == this.card_id)
+        .filter_map(|r| parse_time(&r.created_at).map(|t| (t, r)))
+        .filter(|(t, _)| *t < at)
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, r)| r)
+}
+
+/// A fill's station (name and id) and its time, local to the station when it is known.
+fn fill_place(fill: &AuthorizationView, stations: &[StationView]) -> Markup {
+    let station = stations.iter().find(|s| s.id == fill.station_id);
+    let at = parse_time(&fill.created_at);
+    html! {
+        @if let Some(s) = station { strong.station-name { (s.name) } " " }
+        code { (fill.station_id) } ", "
+        @match (at, station) {
+            (Some(t), Some(s)) => {
+                @let l = authorizer::local_time(t, &s.time_zone);
+                (format!("{} {:02}:{:02}", l.date(), l.hour(), l.minute())) " (" (s.time_zone) ")"
+            }
+            _ => { (short_time(&fill.created_at)) " UTC" }
+        }
+    }
+}
+
+/// Metres as km with one decimal, integer arithmetic only.
+fn km(metres: u64) -> String {
+    format!("{}.{} km", metres / 1000, metres % 1000 / 100)
+}
+
+/// Seconds as minutes, or hours and minutes.
+fn duration(lang: Lang, secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s} {}", lang.t("unit.s")),
+        (0, _) => format!("{m} {} {s} {}", lang.t("unit.min"), lang.t("unit.s")),
+        _ => format!("{h} {} {m} {}", lang.t("unit.h"), lang.t("unit.min")),
+    }
+}
+
+/// Where the card was before, where it is now, how far apart and how fast it would have
+/// had to travel (the rule's observed values).
+fn travel_panel(
+    lang: Lang,
+    observed: &Value,
+    auth: &AuthorizationView,
+    recent: &[AuthorizationView],
+    stations: &[StationView],
+) -> Markup {
+    let distance = observed.get("distance_m").and_then(Value::as_u64);
+    let elapsed = observed.get("elapsed_s").and_then(Value::as_i64);
+    let speed = observed.get("speed_kmh").and_then(Value::as_u64);
+    let max = observed.get("max_kmh").and_then(Value::as_u64);
+    let previous = previous_fill(auth, recent);
+    html! {
+        section #travel data-distance-m=[distance] data-speed-kmh=[speed] {
+            h2 { (lang.t("travel.title")) }
+            dl {
+                dt { (lang.t("travel.from")) }
+                dd #travel-from data-station=[previous.map(|p| p.station_id.to_string())] {
+                    @match previous {
+                        Some(p) => { (fill_place(p, stations)) }
+                        None => { span.muted { (lang.t("travel.no_previous")) } }
+                    }
+                }
+                dt { (lang.t("travel.to")) }
+                dd #travel-to data-station=(auth.station_id) { (fill_place(auth, stations)) }
+                dt { (lang.t("travel.distance")) }
+                dd #travel-distance { (distance.map(km).unwrap_or_default()) }
+                dt { (lang.t("travel.elapsed")) }
+                dd #travel-elapsed { (elapsed.map(|e| duration(lang, e)).unwrap_or_default()) }
+                dt { (lang.t("travel.speed")) }
+                dd #travel-speed class="hit" {
+                    @if let Some(k) = speed { (k) " km/h" }
+                    @else if elapsed.is_some_and(|e| e <= 0) { (lang.t("travel.no_time")) }
+                    @if let Some(m) = max { " (" (lang.t("travel.max")) " " (m) " km/h)" }
+                }
+            }
+        }
     }
 }
 
