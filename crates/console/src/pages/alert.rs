@@ -238,7 +238,9 @@ fn parse_time(rfc3339: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).ok()
 }
 
-/// The card's most recent fill created before `this` among the loaded recent fills.
+/// The card's most recent approved fill created before `this` among the loaded recent
+/// fills: the one the rule measured from (a declined fill never becomes the card's last
+/// fill in its features; a reversed or completed one was approved first).
 fn previous_fill<'a>(
     this: &AuthorizationView,
     recent: &'a [AuthorizationView],
@@ -246,7 +248,7 @@ fn previous_fill<'a>(
     let at = parse_time(&this.created_at)?;
     recent
         .iter()
-        .filter(|r| r.id != this.id && r.card_id == this.card_id)
+        .filter(|r| r.id != this.id && r.card_id == this.card_id && r.status != "declined")
         .filter_map(|r| parse_time(&r.created_at).map(|t| (t, r)))
         .filter(|(t, _)| *t < at)
         .max_by_key(|(t, _)| *t)
