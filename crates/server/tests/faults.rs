@@ -31,17 +31,7 @@ async fn authorize(app: &TestApp, terminal: &Terminal, body: &Value, lang: &str)
 
 async fn faults_answer_91_or_96_and_follow_the_drivers_language(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
-    let terminal = Terminal::register(&app).await;
-    let owner = app.owner().await;
-    let (_, me) = app.get("/v1/me", &owner).await;
-    let org = me["org_id"].as_str().unwrap().to_owned();
-    let credit = json!({"amount": 1_000_000});
-    let path = format!("/v1/orgs/{org}/account/credits");
-    assert_eq!(app.post(&path, &app.operator().await, credit).await.0, StatusCode::OK);
-    let anna = app.anna().await;
-    let mut phone = Phone::new();
-    phone.enrol(&app, &anna).await;
-    phone.provision(&app, &anna, &app.north_card()).await;
+    let Funded { terminal, owner, org, phone } = funded(&app).await;
 
     // Russian approval text, English by default, and q-values decide.
     let ok = authorize(
@@ -118,13 +108,17 @@ async fn faults_answer_91_or_96_and_follow_the_drivers_language(backend: Backend
     assert_eq!(response_headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
 }
 
-/// The pipeline under a deadline (`authorizer::Gate`): past the deadline no commit starts
-/// (nothing is stored, the terminal's 91 is the whole truth); a commit that lands after
-/// the caller gave up keeps its hold for the terminal's timeout reversal to release.
-async fn the_deadline_never_cancels_a_commit(backend: Backend) {
-    use store::AuthorizerStore;
-    let Some(app) = TestApp::start(backend).await else { return };
-    let terminal = Terminal::register(&app).await;
+/// A registered terminal, the demo fleet's account funded, and Anna's phone holding a
+/// token of the North card.
+struct Funded {
+    terminal: Terminal,
+    owner: String,
+    org: String,
+    phone: Phone,
+}
+
+async fn funded(app: &TestApp) -> Funded {
+    let terminal = Terminal::register(app).await;
     let owner = app.owner().await;
     let (_, me) = app.get("/v1/me", &owner).await;
     let org = me["org_id"].as_str().unwrap().to_owned();
@@ -135,8 +129,18 @@ async fn the_deadline_never_cancels_a_commit(backend: Backend) {
     );
     let anna = app.anna().await;
     let mut phone = Phone::new();
-    phone.enrol(&app, &anna).await;
-    phone.provision(&app, &anna, &app.north_card()).await;
+    phone.enrol(app, &anna).await;
+    phone.provision(app, &anna, &app.north_card()).await;
+    Funded { terminal, owner, org, phone }
+}
+
+/// The pipeline under a deadline (`authorizer::Gate`): past the deadline no commit starts
+/// (nothing is stored, the terminal's 91 is the whole truth); a commit that lands after
+/// the caller gave up keeps its hold for the terminal's timeout reversal to release.
+async fn the_deadline_never_cancels_a_commit(backend: Backend) {
+    use store::AuthorizerStore;
+    let Some(app) = TestApp::start(backend).await else { return };
+    let Funded { terminal, owner, org, phone } = funded(&app).await;
     let store = app.state.issuing.store();
     let id = domain::TerminalId(uuid::Uuid::parse_str(&terminal.id).unwrap());
     let record = store.get_terminal(id).await.expect("terminal");
@@ -187,19 +191,7 @@ async fn past_the_pending_limit_a_pre_authorization_is_answered_91_at_once(backe
     else {
         return;
     };
-    let terminal = Terminal::register(&app).await;
-    let owner = app.owner().await;
-    let (_, me) = app.get("/v1/me", &owner).await;
-    let org = me["org_id"].as_str().unwrap().to_owned();
-    let path = format!("/v1/orgs/{org}/account/credits");
-    assert_eq!(
-        app.post(&path, &app.operator().await, json!({"amount": 1_000_000})).await.0,
-        StatusCode::OK
-    );
-    let anna = app.anna().await;
-    let mut phone = Phone::new();
-    phone.enrol(&app, &anna).await;
-    phone.provision(&app, &anna, &app.north_card()).await;
+    let Funded { terminal, phone, .. } = funded(&app).await;
 
     // Two pre-authorizations in progress (their permits, held here).
     let in_progress =
