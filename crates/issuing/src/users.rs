@@ -222,13 +222,7 @@ impl<S: Store> Issuing<S> {
             }
             user.group_id = Some(self.managed_group(who, org, group, "group_id").await?);
         }
-        let after = UserView::from(&user);
-        let event = Audit { actor: who, at_us: now_us() }
-            .on(user.org_id, "user", user.id.0, "user.updated")
-            .before(&before)
-            .after(&after);
-        self.store.update_user(&user, Effects::audit(vec![event])).await?;
-        Ok(after)
+        self.save_updated_user(who, &user, &before).await
     }
 
     /// Changes the caller's own account: today only the language (any role may; audited as
@@ -240,15 +234,25 @@ impl<S: Store> Issuing<S> {
             user.language =
                 code.parse().map_err(|()| FieldError::invalid("language", "must be en or ru"))?;
         }
-        let after = UserView::from(&user);
-        if after == before {
-            return Ok(after);
+        if UserView::from(&user) == before {
+            return Ok(before);
         }
+        self.save_updated_user(who, &user, &before).await
+    }
+
+    /// Writes a changed user with its `user.updated` audit event (before and after).
+    async fn save_updated_user(
+        &self,
+        who: &Principal,
+        user: &UserRecord,
+        before: &UserView,
+    ) -> Result<UserView> {
+        let after = UserView::from(user);
         let event = Audit { actor: who, at_us: now_us() }
             .on(user.org_id, "user", user.id.0, "user.updated")
-            .before(&before)
+            .before(before)
             .after(&after);
-        self.store.update_user(&user, Effects::audit(vec![event])).await?;
+        self.store.update_user(user, Effects::audit(vec![event])).await?;
         Ok(after)
     }
 
