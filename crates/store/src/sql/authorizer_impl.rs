@@ -2,6 +2,7 @@
 //! `complete_authorization`, `release_authorization`) are single transactions whose
 //! conditional updates make the database the arbiter of funds, limits and replay.
 
+use super::batch::{Batch, Done, Value};
 use super::rows::{atc_columns, RowExt};
 use super::store_impl::id_str;
 use super::SqlStore;
@@ -103,83 +104,66 @@ fn terminal(row: &AnyRow) -> R<TerminalRecord> {
     })
 }
 
-/// One balanced movement: `amount` leaves `from` and enters `to`.
-async fn post(
-    conn: &mut AnyConnection,
+/// One balanced movement: `amount` leaves `from` and enters `to` (nothing for zero).
+fn push_post(
+    b: &mut Batch,
     org: OrgId,
     auth: Option<AuthorizationId>,
     kind: &str,
     (from, to): (&str, &str),
     amount: i64,
     now_us: i64,
-) -> R<()> {
+) {
     if amount == 0 {
-        return Ok(());
+        return;
     }
-    sqlx::query(
+    b.push(
         "INSERT INTO postings (id, org_id, authorization_id, kind, from_bucket, to_bucket, amount, at_us) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(id_str(org))
-    .bind(auth.map(id_str))
-    .bind(kind)
-    .bind(from)
-    .bind(to)
-    .bind(amount)
-    .bind(now_us)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+        vec![
+            uuid::Uuid::now_v7().to_string().into(),
+            id_str(org).into(),
+            auth.map(id_str).into(),
+            kind.into(),
+            from.into(),
+            to.into(),
+            amount.into(),
+            now_us.into(),
+        ],
+    );
 }
 
-/// Moves the account's buckets by the given deltas (they sum to zero except for credits).
-async fn move_buckets(
-    conn: &mut AnyConnection,
-    org: OrgId,
-    available: i64,
-    held: i64,
-    spent: i64,
-) -> R<()> {
-    let done = sqlx::query(
+/// Moves the account's buckets by the given deltas (they sum to zero except for credits);
+/// the caller checks that it touched the one row.
+fn push_move_buckets(b: &mut Batch, org: OrgId, available: i64, held: i64, spent: i64) -> usize {
+    b.push(
         "UPDATE accounts SET available = available + $1, held = held + $2, spent = spent + $3, \
          version = version + 1 WHERE org_id = $4",
+        vec![available.into(), held.into(), spent.into(), id_str(org).into()],
     )
-    .bind(available)
-    .bind(held)
-    .bind(spent)
-    .bind(id_str(org))
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Err(StoreError::Corrupt(format!("no account for {org}")));
-    }
-    Ok(())
 }
 
 /// Adds deltas to a card's usage in its three periods (completion, release).
-async fn adjust_usage(
-    conn: &mut AnyConnection,
+fn push_adjust_usage(
+    b: &mut Batch,
     card: CardId,
     periods: &[String; 3],
-    amount: i64,
-    volume: i64,
-    fills: i64,
-) -> R<()> {
+    (amount, volume, fills): (i64, i64, i64),
+) {
     for period in periods {
-        sqlx::query(
+        b.push(
             "UPDATE card_usage SET amount = amount + $1, volume_ml = volume_ml + $2, fills = fills + $3 \
              WHERE card_id = $4 AND period = $5",
-        )
-        .bind(amount)
-        .bind(volume)
-        .bind(fills)
-        .bind(id_str(card))
-        .bind(period.as_str())
-        .execute(&mut *conn)
-        .await?;
+            vec![amount.into(), volume.into(), fills.into(), id_str(card).into(), period.as_str().into()],
+        );
     }
-    Ok(())
+}
+
+fn one_row(done: &[Done], at: usize, what: &str) -> R<()> {
+    match done[at].rows_affected {
+        1 => Ok(()),
+        n => Err(StoreError::Corrupt(format!("{what} touched {n} rows"))),
+    }
 }
 
 impl SqlStore {
@@ -257,10 +241,12 @@ impl SqlStore {
         now_us: i64,
         forget_before_us: i64,
     ) -> R<bool> {
-        let nonce = nonce.to_owned();
+        let (nonce, backend) = (nonce.to_owned(), self.backend);
         self.write(move |tx| {
             Box::pin(async move {
-                let fresh = remember_nonce_in(tx, terminal, &nonce, now_us, forget_before_us).await;
+                let fresh =
+                    remember_nonce_in(tx, backend, terminal, &nonce, now_us, forget_before_us)
+                        .await;
                 (matches!(fresh, Ok(true)), fresh)
             })
         })
@@ -306,7 +292,9 @@ impl SqlStore {
             .bind(id_str(org))
             .execute(&mut *tx)
             .await?;
-        post(&mut tx, org, None, "credit", ("funding", "available"), amount, now_us).await?;
+        let mut b = Batch::new();
+        push_post(&mut b, org, None, "credit", ("funding", "available"), amount, now_us);
+        b.run(&mut tx, self.backend).await?;
         tx.commit().await?;
         self.account_impl(org, currency).await
     }
@@ -494,10 +482,11 @@ impl SqlStore {
         late_alert: &crate::AlertRecord,
     ) -> R<bool> {
         let (product, late_alert) = (product.to_owned(), late_alert.clone());
+        let backend = self.backend;
         self.write(move |tx| {
             Box::pin(async move {
                 let fill = (amount, volume);
-                let done = complete_in(tx, id, fill, &product, now_us, &late_alert).await;
+                let done = complete_in(tx, backend, id, fill, &product, now_us, &late_alert).await;
                 (matches!(done, Ok(true)), done)
             })
         })
@@ -510,9 +499,10 @@ impl SqlStore {
         to: AuthStatus,
         now_us: i64,
     ) -> R<bool> {
+        let backend = self.backend;
         self.write(move |tx| {
             Box::pin(async move {
-                let done = release_in(tx, id, to, now_us).await;
+                let done = release_in(tx, backend, id, to, now_us).await;
                 (matches!(done, Ok(true)), done)
             })
         })
@@ -577,73 +567,101 @@ impl SqlStore {
 /// Records a terminal's nonce inside the caller's transaction; false when already seen.
 async fn remember_nonce_in(
     tx: &mut AnyConnection,
+    backend: super::Backend,
     terminal: TerminalId,
     nonce: &str,
     now_us: i64,
     forget_before_us: i64,
 ) -> R<bool> {
-    sqlx::query("DELETE FROM terminal_nonces WHERE terminal_id = $1 AND seen_us < $2")
-        .bind(id_str(terminal))
-        .bind(forget_before_us)
-        .execute(&mut *tx)
-        .await?;
-    let inserted = sqlx::query(
+    let mut b = Batch::new();
+    b.push(
+        "DELETE FROM terminal_nonces WHERE terminal_id = $1 AND seen_us < $2",
+        vec![id_str(terminal).into(), forget_before_us.into()],
+    );
+    b.push(
         "INSERT INTO terminal_nonces (terminal_id, nonce, seen_us) VALUES ($1, $2, $3)",
-    )
-    .bind(id_str(terminal))
-    .bind(nonce)
-    .bind(now_us)
-    .execute(&mut *tx)
-    .await;
-    match inserted.map_err(StoreError::from) {
+        vec![id_str(terminal).into(), nonce.into(), now_us.into()],
+    );
+    match b.run(tx, backend).await {
         Ok(_) => Ok(true),
         Err(StoreError::Duplicate(_)) => Ok(false),
         Err(e) => Err(e),
     }
 }
 
-/// The pre-authorization's writes inside the caller's transaction. A refusal returns
-/// before the caller keeps anything: it rolls back what was written.
+/// The pre-authorization's writes inside the caller's transaction, in three batches (each
+/// one trip to the database, `batch.rs`): what the next one binds depends on what the
+/// previous one read. Lock order as everywhere: authorization (and the token's replay
+/// window) → card usage → card features → fleet account. A refusal returns before the
+/// caller keeps anything: it rolls back what was written.
 async fn commit_in(
     tx: &mut AnyConnection,
     backend: super::Backend,
     c: &AuthorizationCommit,
 ) -> R<Result<(), CommitRefusal>> {
-    match insert_authorization(tx, &c.record).await {
+    let r = &c.record;
+    // 1. The record (its unique key finds a duplicate) and the token's window, locked.
+    let mut first = Batch::new();
+    first.push(INSERT_AUTHORIZATION, authorization_values(r));
+    let window_at = c.claim.as_ref().map(|claim| push_read_window(&mut first, backend, claim));
+    let done = match first.run(tx, backend).await {
         Err(StoreError::Duplicate(_)) => return Ok(Err(CommitRefusal::Duplicate)),
         other => other?,
-    }
-    if let Some(claim) = &c.claim {
-        if let Err(refusal) = spend_cryptogram(tx, backend, claim).await? {
-            return Ok(Err(refusal));
-        }
-    }
-    let r = &c.record;
+    };
+    let next_window = match (&c.claim, window_at) {
+        (Some(claim), Some(at)) => match accepted_window(&done[at], claim)? {
+            Some(next) => Some((claim, next)),
+            None => return Ok(Err(CommitRefusal::Replayed)),
+        },
+        _ => None,
+    };
+    // 2. The ATC and LUK use, the limits (conditional upserts), the features row.
     let approved = match (r.status, r.org_id, r.card_id) {
         (AuthStatus::Approved, Some(org), Some(card)) => Some((org, card)),
         _ => None,
     };
+    let mut second = Batch::new();
+    let luk_at = next_window.map(|(claim, next)| push_spend(&mut second, claim, next));
+    let mut usage_at = Vec::new();
     if let Some((org, card)) = approved {
         for (period, limits) in r.periods.iter().zip(&c.limits) {
-            if !count_usage(tx, org, card, period, r, limits).await? {
-                return Ok(Err(CommitRefusal::Limit));
-            }
+            usage_at.push(push_count_usage(&mut second, org, card, period, r, limits));
         }
     }
-    if let Some(update) = &c.features {
-        super::fraud_impl::update_features(tx, backend, update).await?;
+    let features_at =
+        c.features.as_ref().map(|u| super::fraud_impl::push_read_features(&mut second, backend, u));
+    let done = second.run(tx, backend).await?;
+    if luk_at.is_some_and(|at| done[at].rows_affected != 1) {
+        return Ok(Err(CommitRefusal::BudgetSpent));
+    }
+    if usage_at.iter().any(|&at| done[at].rows_affected != 1) {
+        return Ok(Err(CommitRefusal::Limit));
+    }
+    // 3. The features as updated, the alerts, then the hold on the shared account row,
+    // taken last so it is held only for the end of the transaction (docs/SCALING.md).
+    let mut third = Batch::new();
+    if let (Some(update), Some(at)) = (&c.features, features_at) {
+        super::fraud_impl::push_write_features(&mut third, &done[at], update)?;
     }
     for alert in &c.alerts {
-        super::fraud_impl::insert_alert(tx, alert).await?;
+        super::fraud_impl::push_insert_alert(&mut third, alert);
     }
-    // The fleet's account row is shared by all its cards: lock it last, so it is held
-    // only for the end of the transaction (docs/SCALING.md, "The hot account").
-    if let Some((org, _)) = approved {
-        if !hold_funds(tx, org, r.held_amount).await? {
-            return Ok(Err(CommitRefusal::Funds));
-        }
-        let (buckets, amount) = (("available", "held"), r.held_amount);
-        post(tx, org, Some(r.id), "hold", buckets, amount, r.created_us).await?;
+    let hold_at = approved.map(|(org, _)| {
+        let at = push_hold_funds(&mut third, org, r.held_amount);
+        push_post(
+            &mut third,
+            org,
+            Some(r.id),
+            "hold",
+            ("available", "held"),
+            r.held_amount,
+            r.created_us,
+        );
+        at
+    });
+    let done = third.run(tx, backend).await?;
+    if hold_at.is_some_and(|at| done[at].rows_affected != 1) {
+        return Ok(Err(CommitRefusal::Funds));
     }
     Ok(Ok(()))
 }
@@ -652,193 +670,223 @@ async fn commit_in(
 /// authorization is not open.
 async fn complete_in(
     tx: &mut AnyConnection,
+    backend: super::Backend,
     id: AuthorizationId,
     (amount, volume): (i64, i64),
     product: &str,
     now_us: i64,
     late_alert: &crate::AlertRecord,
 ) -> R<bool> {
-    let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
-    let a = authorization(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&mut *tx).await?)?;
+    let a = read_authorization(tx, id).await?;
     let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
     let from = a.status;
     if !matches!(from, AuthStatus::Approved | AuthStatus::Expired) {
         return Ok(false);
     }
-    let done = sqlx::query(
+    let mut b = Batch::new();
+    let settled = b.push(
         "UPDATE authorizations SET status = 'completed', final_amount = $1, final_volume_ml = $2, \
          product = $3, settled_us = $4, version = version + 1 WHERE id = $5 AND status = $6",
-    )
-    .bind(amount)
-    .bind(volume)
-    .bind(product)
-    .bind(now_us)
-    .bind(id_str(id))
-    .bind(from.as_str())
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Ok(false);
-    }
+        vec![
+            amount.into(),
+            volume.into(),
+            product.into(),
+            now_us.into(),
+            id_str(id).into(),
+            from.as_str().into(),
+        ],
+    );
     // Lock order, in every transaction: authorization → card usage → fleet account
     // (the pre-authorization commit takes the account last too); another order
     // deadlocks against concurrent fills on PostgreSQL.
-    if from == AuthStatus::Approved {
-        let (amount_delta, volume_delta) =
-            (amount - a.approved_amount, volume - a.approved_volume_ml);
-        adjust_usage(tx, card, &a.periods, amount_delta, volume_delta, 0).await?;
-        move_buckets(tx, org, a.held_amount - amount, -a.held_amount, amount).await?;
-        post(tx, org, Some(id), "capture", ("held", "spent"), amount, now_us).await?;
+    let account_at = if from == AuthStatus::Approved {
+        let deltas = (amount - a.approved_amount, volume - a.approved_volume_ml, 0);
+        push_adjust_usage(&mut b, card, &a.periods, deltas);
+        let at = push_move_buckets(&mut b, org, a.held_amount - amount, -a.held_amount, amount);
+        push_post(&mut b, org, Some(id), "capture", ("held", "spent"), amount, now_us);
         let released = a.held_amount - amount;
-        post(tx, org, Some(id), "release", ("held", "available"), released, now_us).await?;
+        push_post(&mut b, org, Some(id), "release", ("held", "available"), released, now_us);
+        at
     } else {
         // The hold had expired and been released: the fuel was dispensed all the same.
-        adjust_usage(tx, card, &a.periods, amount, volume, 1).await?;
-        super::fraud_impl::insert_alert(tx, late_alert).await?;
-        move_buckets(tx, org, -amount, 0, amount).await?;
-        post(tx, org, Some(id), "late_capture", ("available", "spent"), amount, now_us).await?;
+        push_adjust_usage(&mut b, card, &a.periods, (amount, volume, 1));
+        super::fraud_impl::push_insert_alert(&mut b, late_alert);
+        let at = push_move_buckets(&mut b, org, -amount, 0, amount);
+        push_post(&mut b, org, Some(id), "late_capture", ("available", "spent"), amount, now_us);
+        at
+    };
+    let done = b.run(tx, backend).await?;
+    // The status guard lost a race: the caller's transaction rolls back the rest.
+    if done[settled].rows_affected != 1 {
+        return Ok(false);
     }
+    one_row(&done, account_at, "the account update")?;
     Ok(true)
 }
 
 /// Releases an approved hold inside the caller's transaction; false when not approved.
 async fn release_in(
     tx: &mut AnyConnection,
+    backend: super::Backend,
     id: AuthorizationId,
     to: AuthStatus,
     now_us: i64,
 ) -> R<bool> {
-    let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
-    let a = authorization(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&mut *tx).await?)?;
+    let a = read_authorization(tx, id).await?;
     let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
-    let done = sqlx::query(
-        "UPDATE authorizations SET status = $1, settled_us = $2, version = version + 1 \
-         WHERE id = $3 AND status = 'approved'",
-    )
-    .bind(to.as_str())
-    .bind(now_us)
-    .bind(id_str(id))
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() != 1 {
+    if a.status != AuthStatus::Approved {
         return Ok(false);
     }
-    // Lock order as in `complete_authorization_impl`: usage, then the account.
-    adjust_usage(tx, card, &a.periods, -a.approved_amount, -a.approved_volume_ml, -1).await?;
-    move_buckets(tx, org, a.held_amount, -a.held_amount, 0).await?;
-    post(tx, org, Some(id), to.as_str(), ("held", "available"), a.held_amount, now_us).await?;
+    let mut b = Batch::new();
+    let released = b.push(
+        "UPDATE authorizations SET status = $1, settled_us = $2, version = version + 1 \
+         WHERE id = $3 AND status = 'approved'",
+        vec![to.as_str().into(), now_us.into(), id_str(id).into()],
+    );
+    // Lock order as in `complete_in`: usage, then the account.
+    let deltas = (-a.approved_amount, -a.approved_volume_ml, -1);
+    push_adjust_usage(&mut b, card, &a.periods, deltas);
+    let account_at = push_move_buckets(&mut b, org, a.held_amount, -a.held_amount, 0);
+    push_post(&mut b, org, Some(id), to.as_str(), ("held", "available"), a.held_amount, now_us);
+    let done = b.run(tx, backend).await?;
+    if done[released].rows_affected != 1 {
+        return Ok(false);
+    }
+    one_row(&done, account_at, "the account update")?;
     Ok(true)
 }
 
-async fn insert_authorization(conn: &mut AnyConnection, r: &AuthorizationRecord) -> R<()> {
-    sqlx::query(
-        "INSERT INTO authorizations (id, org_id, card_id, token_id, terminal_id, station_id, stan, \
-         transmitted_at, request_hash, entry_mode, status, response_code, reason, requested_amount, \
-         approved_amount, approved_volume_ml, held_amount, final_amount, final_volume_ml, product, \
-         period_day, period_week, period_month, hold_expires_us, created_us, settled_us, response, \
-         trace, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-         $15, $16, $17, NULL, NULL, $18, $19, $20, $21, $22, $23, NULL, $24, $25, 1)",
-    )
-    .bind(id_str(r.id))
-    .bind(r.org_id.map(id_str))
-    .bind(r.card_id.map(id_str))
-    .bind(r.token_id.map(id_str))
-    .bind(id_str(r.terminal_id))
-    .bind(id_str(r.station_id))
-    .bind(r.stan.as_str())
-    .bind(r.transmitted_at.as_str())
-    .bind(r.request_hash.as_str())
-    .bind(r.entry_mode.as_str())
-    .bind(r.status.as_str())
-    .bind(r.response_code.as_str())
-    .bind(r.reason.as_deref())
-    .bind(r.requested_amount)
-    .bind(r.approved_amount)
-    .bind(r.approved_volume_ml)
-    .bind(r.held_amount)
-    .bind(r.product.as_deref())
-    .bind(r.periods[0].as_str())
-    .bind(r.periods[1].as_str())
-    .bind(r.periods[2].as_str())
-    .bind(r.hold_expires_us)
-    .bind(r.created_us)
-    .bind(r.response.as_str())
-    .bind(r.trace.as_str())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+async fn read_authorization(tx: &mut AnyConnection, id: AuthorizationId) -> R<AuthorizationRecord> {
+    let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
+    authorization(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&mut *tx).await?)
 }
 
+const INSERT_AUTHORIZATION: &str = "INSERT INTO authorizations (id, org_id, card_id, token_id, \
+     terminal_id, station_id, stan, transmitted_at, request_hash, entry_mode, status, \
+     response_code, reason, requested_amount, approved_amount, approved_volume_ml, held_amount, \
+     final_amount, final_volume_ml, product, period_day, period_week, period_month, \
+     hold_expires_us, created_us, settled_us, response, trace, version) VALUES ($1, $2, $3, $4, \
+     $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, NULL, NULL, $18, $19, $20, $21, \
+     $22, $23, NULL, $24, $25, 1)";
+
+fn authorization_values(r: &AuthorizationRecord) -> Vec<Value> {
+    vec![
+        id_str(r.id).into(),
+        r.org_id.map(id_str).into(),
+        r.card_id.map(id_str).into(),
+        r.token_id.map(id_str).into(),
+        id_str(r.terminal_id).into(),
+        id_str(r.station_id).into(),
+        r.stan.as_str().into(),
+        r.transmitted_at.as_str().into(),
+        r.request_hash.as_str().into(),
+        r.entry_mode.as_str().into(),
+        r.status.as_str().into(),
+        r.response_code.as_str().into(),
+        r.reason.clone().into(),
+        r.requested_amount.into(),
+        r.approved_amount.into(),
+        r.approved_volume_ml.into(),
+        r.held_amount.into(),
+        r.product.clone().into(),
+        r.periods[0].as_str().into(),
+        r.periods[1].as_str().into(),
+        r.periods[2].as_str().into(),
+        r.hold_expires_us.into(),
+        r.created_us.into(),
+        r.response.as_str().into(),
+        r.trace.as_str().into(),
+    ]
+}
+
+/// Reads the token's replay window, under its row lock on PostgreSQL (SQLite's writer
+/// already holds the database's one write lock).
+fn push_read_window(b: &mut Batch, backend: super::Backend, claim: &CryptogramClaim) -> usize {
+    let sql = format!(
+        "SELECT atc_high, atc_seen FROM payment_tokens WHERE id = $1{}",
+        backend.for_update()
+    );
+    b.push(sql, vec![id_str(claim.token).into()])
+}
+
+/// The window after accepting the claim's ATC; `None` when it was used already.
+fn accepted_window(read: &Done, claim: &CryptogramClaim) -> R<Option<domain::atc::AtcWindow>> {
+    let row = read.rows.first().ok_or(StoreError::NotFound)?;
+    let window = super::rows::atc_window(row.int("atc_high")?, row.int("atc_seen")?)?;
+    Ok(window.accept(claim.atc).ok())
+}
+
+/// Moves the window and spends one use of the LUK; the returned statement touched no row
+/// when the LUK's budget is spent.
+fn push_spend(b: &mut Batch, claim: &CryptogramClaim, next: domain::atc::AtcWindow) -> usize {
+    let (high, seen) = atc_columns(next);
+    b.push(
+        "UPDATE payment_tokens SET atc_high = $1, atc_seen = $2 WHERE id = $3",
+        vec![high.into(), seen.into(), id_str(claim.token).into()],
+    );
+    b.push(
+        "UPDATE luks SET used_count = used_count + 1 WHERE token_id = $1 AND key_index = $2 \
+         AND used_count < max_uses",
+        vec![id_str(claim.token).into(), hex::encode(claim.key_index).into()],
+    )
+}
+
+/// Spends a claim on its own (standalone validation): window, then ATC and LUK use.
 pub(super) async fn spend_cryptogram(
     conn: &mut AnyConnection,
     backend: super::Backend,
     claim: &CryptogramClaim,
 ) -> R<Result<(), CommitRefusal>> {
-    let sql = format!(
-        "SELECT atc_high, atc_seen FROM payment_tokens WHERE id = $1{}",
-        backend.for_update()
-    );
-    let row = sqlx::query(&sql).bind(id_str(claim.token)).fetch_one(&mut *conn).await?;
-    let window = super::rows::atc_window(row.int("atc_high")?, row.int("atc_seen")?)?;
-    let Ok(next) = window.accept(claim.atc) else { return Ok(Err(CommitRefusal::Replayed)) };
-    let (high, seen) = atc_columns(next);
-    sqlx::query("UPDATE payment_tokens SET atc_high = $1, atc_seen = $2 WHERE id = $3")
-        .bind(high)
-        .bind(seen)
-        .bind(id_str(claim.token))
-        .execute(&mut *conn)
-        .await?;
-    let spent = sqlx::query(
-        "UPDATE luks SET used_count = used_count + 1 WHERE token_id = $1 AND key_index = $2 AND used_count < max_uses",
-    )
-    .bind(id_str(claim.token))
-    .bind(hex::encode(claim.key_index))
-    .execute(&mut *conn)
-    .await?;
-    Ok(if spent.rows_affected() == 1 { Ok(()) } else { Err(CommitRefusal::BudgetSpent) })
+    let mut read = Batch::new();
+    push_read_window(&mut read, backend, claim);
+    let done = read.run(conn, backend).await?;
+    let Some(next) = accepted_window(&done[0], claim)? else {
+        return Ok(Err(CommitRefusal::Replayed));
+    };
+    let mut spend = Batch::new();
+    let luk_at = push_spend(&mut spend, claim, next);
+    let done = spend.run(conn, backend).await?;
+    Ok(if done[luk_at].rows_affected == 1 { Ok(()) } else { Err(CommitRefusal::BudgetSpent) })
 }
 
-/// available → held, only if the account (with its credit line) still covers it.
-async fn hold_funds(conn: &mut AnyConnection, org: OrgId, amount: i64) -> R<bool> {
-    let done = sqlx::query(
+/// available → held, only if the account (with its credit line) still covers it; the
+/// statement touches no row when it does not.
+fn push_hold_funds(b: &mut Batch, org: OrgId, amount: i64) -> usize {
+    b.push(
         "UPDATE accounts SET available = available - $1, held = held + $1, version = version + 1 \
          WHERE org_id = $2 AND available + credit_limit >= $1",
+        vec![amount.into(), id_str(org).into()],
     )
-    .bind(amount)
-    .bind(id_str(org))
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
 
-/// Counts an approval in one period, only if the period's limits still allow it.
-async fn count_usage(
-    conn: &mut AnyConnection,
+/// Counts an approval in one period, only if the period's limits still allow it; the
+/// statement touches no row when they do not.
+fn push_count_usage(
+    b: &mut Batch,
     org: OrgId,
     card: CardId,
     period: &str,
     r: &AuthorizationRecord,
     limits: &PeriodLimits,
-) -> R<bool> {
-    let done = sqlx::query(
+) -> usize {
+    b.push(
         "INSERT INTO card_usage (org_id, card_id, period, amount, volume_ml, fills) VALUES ($1, $2, $3, $4, $5, 1) \
          ON CONFLICT (card_id, period) DO UPDATE SET amount = card_usage.amount + excluded.amount, \
          volume_ml = card_usage.volume_ml + excluded.volume_ml, fills = card_usage.fills + 1 \
          WHERE ($6 IS NULL OR card_usage.amount + excluded.amount <= $6) \
          AND ($7 IS NULL OR card_usage.volume_ml + excluded.volume_ml <= $7) \
          AND ($8 IS NULL OR card_usage.fills + 1 <= $8)",
+        vec![
+            id_str(org).into(),
+            id_str(card).into(),
+            period.into(),
+            r.approved_amount.into(),
+            r.approved_volume_ml.into(),
+            limits.amount.into(),
+            limits.volume_ml.into(),
+            limits.fills.into(),
+        ],
     )
-    .bind(id_str(org))
-    .bind(id_str(card))
-    .bind(period)
-    .bind(r.approved_amount)
-    .bind(r.approved_volume_ml)
-    .bind(limits.amount)
-    .bind(limits.volume_ml)
-    .bind(limits.fills)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 impl AuthorizerStore for SqlStore {

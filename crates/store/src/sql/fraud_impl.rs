@@ -1,6 +1,7 @@
 //! The fraud half of the SQL store: rule overrides, the per-card feature row (written by
 //! the authorization's commit), the review queue and per-rule statistics.
 
+use super::batch::{Batch, Done};
 use super::rows::RowExt;
 use super::store_impl::id_str;
 use super::SqlStore;
@@ -8,7 +9,6 @@ use crate::fraud::*;
 use crate::StoreError;
 use domain::{CardId, OrgId};
 use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
 use uuid::Uuid;
 
 type R<T> = Result<T, StoreError>;
@@ -62,69 +62,68 @@ fn alert(row: &AnyRow) -> R<AlertRecord> {
     })
 }
 
-/// Applies one authorization's update to the card's row, read under its lock (created
-/// empty first if missing: `DO NOTHING` lets two first fills of a card both proceed).
-pub(super) async fn update_features(
-    conn: &mut AnyConnection,
+/// Reads the card's feature row for an update, under its lock (created empty first if
+/// missing: `DO NOTHING` lets two first fills of a card both proceed); returns the read's
+/// index. [`push_write_features`] applies the update to what it read.
+pub(super) fn push_read_features(
+    b: &mut Batch,
     backend: super::Backend,
     u: &FeatureUpdate,
-) -> R<()> {
-    sqlx::query(
+) -> usize {
+    b.push(
         "INSERT INTO card_features (card_id, org_id, recent_fills, usual_hours, amount_sum, \
          amount_count, failure_times, decline_times) VALUES ($1, $2, '[]', '[]', 0, 0, '[]', '[]') \
          ON CONFLICT (card_id) DO NOTHING",
-    )
-    .bind(id_str(u.card_id))
-    .bind(id_str(u.org_id))
-    .execute(&mut *conn)
-    .await?;
+        vec![id_str(u.card_id).into(), id_str(u.org_id).into()],
+    );
     let sql = format!("SELECT * FROM card_features WHERE card_id = $1{}", backend.for_update());
-    let row = sqlx::query(&sql).bind(id_str(u.card_id)).fetch_one(&mut *conn).await?;
-    let mut f = features(&row)?;
-    f.apply(u);
-    write_features(conn, u.card_id, &f).await
+    b.push(sql, vec![id_str(u.card_id).into()])
 }
 
-async fn write_features(conn: &mut AnyConnection, card: CardId, f: &CardFeaturesRecord) -> R<()> {
-    sqlx::query(
+pub(super) fn push_write_features(b: &mut Batch, read: &Done, u: &FeatureUpdate) -> R<()> {
+    let row = read.rows.first().ok_or(StoreError::NotFound)?;
+    let mut f = features(row)?;
+    f.apply(u);
+    b.push(
         "UPDATE card_features SET recent_fills = $2, last_fill_s = $3, last_station_lat_e6 = $4, \
          last_station_lon_e6 = $5, usual_hours = $6, amount_sum = $7, amount_count = $8, \
          failure_times = $9, decline_times = $10 WHERE card_id = $1",
-    )
-    .bind(id_str(card))
-    .bind(to_json(&f.recent_fills))
-    .bind(f.last_fill_s)
-    .bind(f.last_station.map(|s| s.0))
-    .bind(f.last_station.map(|s| s.1))
-    .bind(to_json(&f.usual_hours))
-    .bind(f.amount_sum)
-    .bind(f.amount_count)
-    .bind(to_json(&f.failure_times))
-    .bind(to_json(&f.decline_times))
-    .execute(&mut *conn)
-    .await?;
+        vec![
+            id_str(u.card_id).into(),
+            to_json(&f.recent_fills).into(),
+            f.last_fill_s.into(),
+            f.last_station.map(|s| s.0).into(),
+            f.last_station.map(|s| s.1).into(),
+            to_json(&f.usual_hours).into(),
+            f.amount_sum.into(),
+            f.amount_count.into(),
+            to_json(&f.failure_times).into(),
+            to_json(&f.decline_times).into(),
+        ],
+    );
     Ok(())
 }
 
-pub(super) async fn insert_alert(conn: &mut AnyConnection, a: &AlertRecord) -> R<()> {
-    sqlx::query(&format!(
-        "INSERT INTO alerts ({ALERT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-    ))
-    .bind(a.id.to_string())
-    .bind(id_str(a.org_id))
-    .bind(id_str(a.authorization_id))
-    .bind(id_str(a.card_id))
-    .bind(a.rule_id.as_str())
-    .bind(a.risk)
-    .bind(a.status.as_str())
-    .bind(a.assignee_id.map(id_str))
-    .bind(a.created_us)
-    .bind(a.resolved_us)
-    .bind(a.reason.as_str())
-    .bind(a.observed.as_str())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+pub(super) fn push_insert_alert(b: &mut Batch, a: &AlertRecord) {
+    b.push(
+        format!(
+            "INSERT INTO alerts ({ALERT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ),
+        vec![
+            a.id.to_string().into(),
+            id_str(a.org_id).into(),
+            id_str(a.authorization_id).into(),
+            id_str(a.card_id).into(),
+            a.rule_id.as_str().into(),
+            a.risk.into(),
+            a.status.as_str().into(),
+            a.assignee_id.map(id_str).into(),
+            a.created_us.into(),
+            a.resolved_us.into(),
+            a.reason.as_str().into(),
+            a.observed.as_str().into(),
+        ],
+    );
 }
 
 /// `WHERE` for a queue filter: empty strings mean "any", so one prepared text serves all.

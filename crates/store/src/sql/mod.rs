@@ -4,6 +4,7 @@
 //! features, integers instead of booleans and timestamps).
 
 mod authorizer_impl;
+mod batch;
 mod dialect;
 mod fraud_impl;
 mod group_commit;

@@ -1,0 +1,214 @@
+//! Statements that go to the database together.
+//!
+//! sqlx runs each SQLite statement on the connection's own worker thread: every statement
+//! is a round trip between threads (a channel send and a futex wake each way), and the
+//! profile of the terminal path showed those switches, not SQLite, taking most of the
+//! server's CPU (docs/BENCHMARKS.md). A [`Batch`] sends SQLite all its statements as one
+//! multi-statement query, so they cost one round trip; PostgreSQL, whose extended protocol
+//! takes one statement per query, gets them one after another on the same connection.
+//!
+//! Either way every statement runs, in order, inside the caller's transaction, and the
+//! caller reads each one's outcome afterwards. A statement that fails stops the batch: the
+//! error comes back and the caller's transaction is rolled back. So a batch may only hold
+//! statements whose *parameters* do not depend on an earlier statement's result; a check
+//! on a result (a conditional UPDATE that touched no row) is made after the batch, and a
+//! refusal rolls back everything the batch wrote.
+
+use super::Backend;
+use crate::StoreError;
+use futures_util::TryStreamExt;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Either, Executor};
+
+/// Most statements in one batch: bounds the SQL text the statement cache keeps.
+pub(super) const MAX_BATCH_STATEMENTS: usize = 32;
+
+/// A bound value: the types the store binds.
+#[derive(Clone)]
+pub(super) enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Self::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Self::Int(v)
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Self::Text(Some(v))
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Self::Text(Some(v.to_owned()))
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Self::Text(v)
+    }
+}
+
+/// One statement, written with its own `$1..$n` placeholders.
+struct Statement {
+    sql: String,
+    values: Vec<Value>,
+}
+
+/// What one statement did: rows it changed (INSERT/UPDATE/DELETE) and rows it returned.
+#[derive(Default)]
+pub(super) struct Done {
+    pub rows_affected: u64,
+    pub rows: Vec<AnyRow>,
+}
+
+#[derive(Default)]
+pub(super) struct Batch {
+    statements: Vec<Statement>,
+}
+
+impl Batch {
+    pub(super) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a statement; returns its index in the outcomes of [`Batch::run`].
+    pub(super) fn push(&mut self, sql: impl Into<String>, values: Vec<Value>) -> usize {
+        assert!(self.statements.len() < MAX_BATCH_STATEMENTS, "batch too long");
+        self.statements.push(Statement { sql: sql.into(), values });
+        self.statements.len() - 1
+    }
+
+    /// Runs every statement in order; one outcome per statement.
+    pub(super) async fn run(
+        self,
+        conn: &mut AnyConnection,
+        backend: Backend,
+    ) -> Result<Vec<Done>, StoreError> {
+        if self.statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        match backend {
+            Backend::Sqlite => self.run_as_one(conn).await,
+            Backend::Postgres => self.run_one_by_one(conn).await,
+        }
+    }
+
+    async fn run_one_by_one(self, conn: &mut AnyConnection) -> Result<Vec<Done>, StoreError> {
+        let mut outcomes = Vec::with_capacity(self.statements.len());
+        for statement in &self.statements {
+            let query = bind_all(sqlx::query(&statement.sql), &statement.values);
+            outcomes.push(collect(conn.fetch_many(query), 1).await?.pop().unwrap_or_default());
+        }
+        Ok(outcomes)
+    }
+
+    async fn run_as_one(self, conn: &mut AnyConnection) -> Result<Vec<Done>, StoreError> {
+        let (sql, values) = self.joined();
+        let query = bind_all(sqlx::query(&sql), &values);
+        let n = self.statements.len();
+        let outcomes = collect(conn.fetch_many(query), n).await?;
+        if outcomes.len() != n {
+            return Err(StoreError::Corrupt(format!("a batch of {n} ran {}", outcomes.len())));
+        }
+        Ok(outcomes)
+    }
+
+    /// One SQL text: each statement's placeholders moved past the earlier statements'.
+    fn joined(&self) -> (String, Vec<Value>) {
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        for statement in &self.statements {
+            sql.push_str(&renumber(&statement.sql, values.len()));
+            sql.push_str(";\n");
+            values.extend(statement.values.iter().cloned());
+        }
+        (sql, values)
+    }
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    values: &'q [Value],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for value in values {
+        query = match value {
+            Value::Int(v) => query.bind(*v),
+            Value::Text(v) => query.bind(v.as_deref()),
+        };
+    }
+    query
+}
+
+/// Splits a multi-statement stream into one outcome per statement: a statement's rows come
+/// first, then its result.
+async fn collect<'e>(
+    mut stream: futures_util::stream::BoxStream<
+        'e,
+        Result<Either<sqlx::any::AnyQueryResult, AnyRow>, sqlx::Error>,
+    >,
+    expected: usize,
+) -> Result<Vec<Done>, StoreError> {
+    let mut outcomes = Vec::with_capacity(expected);
+    let mut current = Done::default();
+    while let Some(item) = stream.try_next().await? {
+        match item {
+            Either::Right(row) => current.rows.push(row),
+            Either::Left(result) => {
+                current.rows_affected = result.rows_affected();
+                outcomes.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+/// `$n` → `$(n + offset)`. The store's SQL has no `$` inside string literals.
+fn renumber(sql: &str, offset: usize) -> String {
+    if offset == 0 {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some((_, d)) = chars.peek().copied().filter(|(_, d)| d.is_ascii_digit()) {
+            digits.push(d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renumber;
+
+    #[test]
+    fn placeholders_move_past_earlier_statements() {
+        assert_eq!(
+            renumber("UPDATE t SET a = $1 WHERE b = $2", 0),
+            "UPDATE t SET a = $1 WHERE b = $2"
+        );
+        assert_eq!(
+            renumber("UPDATE t SET a = $1, c = $10 WHERE b = $2 AND $1 IS NULL", 7),
+            "UPDATE t SET a = $8, c = $17 WHERE b = $9 AND $8 IS NULL"
+        );
+        assert_eq!(renumber("SELECT '$' || x", 3), "SELECT '$' || x");
+    }
+}
