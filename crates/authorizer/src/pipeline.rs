@@ -107,14 +107,14 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         gate: &Gate,
     ) -> Result<AuthorizationAnswer> {
         req.validate()?;
-        if let Some(first) =
-            self.store().find_authorization(terminal.id, &req.stan, &req.transmitted_at).await?
-        {
+        let lookup =
+            self.store().authorization_lookup(terminal, &req.stan, &req.transmitted_at).await?;
+        if let Some(first) = lookup.first {
             return Ok(replay(&first, request_hash));
         }
-        let station = self.store().get_station(terminal.station_id).await?;
+        let station = lookup.station;
         let draft = Draft { terminal, station: &station, req, request_hash, now_us: now_us() };
-        if self.store().early_reversal_exists(terminal.id, &req.stan, &req.transmitted_at).await? {
+        if lookup.early_reversed {
             return self.decline(&draft, None, DeclineReason::ReversedBeforeOriginal).await;
         }
         let Some(data) = req.payment_data() else {
@@ -177,18 +177,19 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
     /// approved; returns what the commit writes and the limits the database re-checks.
     async fn decide(&self, draft: &Draft<'_>, checked: &Checked) -> Result<Decided> {
         let card = &checked.card;
-        let org = self.store().get_org(card.org_id).await?;
-        let (_, controls) = self.issuing.effective_of(card).await?;
-        let vehicle = match card.vehicle_id {
-            Some(id) => Some(self.store().get_vehicle(card.org_id, id).await?),
-            None => None,
-        };
+        let inputs = self.store().decision_inputs(card, &issuing::control_subjects(card)).await?;
+        let org = &inputs.org;
+        let (_, controls) = issuing::effective_from_stored(card, &inputs.controls)?;
+        let vehicle = inputs.vehicle.clone();
         let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(draft.now_us) * 1_000)
             .map_err(|_| IssuingError::Internal("clock".into()))?;
         let org_local = local(now, &org.time_zone);
         let station_local = local(now, &draft.station.time_zone);
         let periods = authorize::period_keys(org_local.date());
-        let account = self.store().account(card.org_id, org.currency.code()).await?;
+        let account = match &inputs.account {
+            Some(account) => *account,
+            None => self.store().account(card.org_id, org.currency.code()).await?,
+        };
         let snapshot = Snapshot {
             card_status: card.status,
             card_expired: card.expiry
@@ -215,36 +216,11 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             volume_ml: requested_volume(draft.req),
             product: screened_product(draft.req, &decision),
         };
-        let (features, screened) = self.screen_decision(&fill, &mut decision).await?;
+        let (features, screened) = screen_decision(&fill, &inputs, &mut decision)?;
         let fraud = screened.as_ref().map(|s| &s.decision);
         let record = self.record(draft, Some(checked), Some(card), &decision, periods, fraud)?;
         let alerts = fraud.map(|f| screening::alerts_of(f, &record)).unwrap_or_default();
         Ok(Decided { record, limits: limits_of(&controls), features, alerts })
-    }
-
-    /// Runs the fraud rules on an approval (a decline already stops the fill; screening it
-    /// would only open noise alerts), turns a fraud decline into 59, and says what this
-    /// authorization adds to the card's features.
-    async fn screen_decision(
-        &self,
-        fill: &Fill<'_>,
-        decision: &mut Decision,
-    ) -> Result<(Option<store::FeatureUpdate>, Option<screening::Screened>)> {
-        match decision.outcome {
-            Outcome::Approved(_) => {
-                let screened = self.screen(fill).await?;
-                if screened.decision.outcome == fraud::Outcome::Decline {
-                    let reason = DeclineReason::FraudSuspected;
-                    decision.outcome = Outcome::Declined { reason };
-                    return Ok((None, Some(screened)));
-                }
-                Ok((Some(screening::approval(fill)), Some(screened)))
-            }
-            Outcome::Declined { reason } if reason.code().starts_with("LIMIT_") => {
-                Ok((Some(screening::limit_decline(fill.card, fill.now_us)), None))
-            }
-            Outcome::Declined { .. } => Ok((None, None)),
-        }
     }
 
     fn record(
@@ -381,6 +357,31 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         let first = first
             .ok_or_else(|| IssuingError::Internal("duplicate authorization vanished".into()))?;
         Ok(replay(&first, draft.request_hash))
+    }
+}
+
+/// Runs the fraud rules on an approval (a decline already stops the fill; screening it
+/// would only open noise alerts), turns a fraud decline into 59, and says what this
+/// authorization adds to the card's features.
+fn screen_decision(
+    fill: &Fill<'_>,
+    inputs: &store::DecisionInputs,
+    decision: &mut Decision,
+) -> Result<(Option<store::FeatureUpdate>, Option<screening::Screened>)> {
+    match decision.outcome {
+        Outcome::Approved(_) => {
+            let screened = screening::screen(fill, inputs)?;
+            if screened.decision.outcome == fraud::Outcome::Decline {
+                let reason = DeclineReason::FraudSuspected;
+                decision.outcome = Outcome::Declined { reason };
+                return Ok((None, Some(screened)));
+            }
+            Ok((Some(screening::approval(fill)), Some(screened)))
+        }
+        Outcome::Declined { reason } if reason.code().starts_with("LIMIT_") => {
+            Ok((Some(screening::limit_decline(fill.card, fill.now_us)), None))
+        }
+        Outcome::Declined { .. } => Ok((None, None)),
     }
 }
 

@@ -30,57 +30,63 @@ pub(crate) struct Screened {
     pub decision: fraud::Decision,
 }
 
+/// Judges a fill with the org's rules on the snapshot already read for its decision
+/// (`store::DecisionInputs`): no I/O here.
+pub(crate) fn screen(fill: &Fill<'_>, inputs: &store::DecisionInputs) -> Result<Screened> {
+    let row = features_row(fill.card, inputs.features.clone());
+    let features = features(fill, &row, inputs.rebind_us, inputs.unblock_us);
+    let rules = rules_from(&inputs.fraud_rules)?;
+    Ok(Screened { decision: fraud::evaluate(&rules, &features) })
+}
+
 impl<S: Store + AuthorizerStore> Authorizer<S> {
-    pub(crate) async fn screen(&self, fill: &Fill<'_>) -> Result<Screened> {
-        let row = self.features_row(fill.card).await?;
-        let features = self.features(fill, &row).await?;
-        let rules = self.rules_of(fill.card.org_id).await?;
-        Ok(Screened { decision: fraud::evaluate(&rules, &features) })
-    }
-
-    /// The card's row, or an empty one (the first fill of a card has no history).
-    async fn features_row(&self, card: &CardRecord) -> Result<CardFeaturesRecord> {
-        let row = self.store().card_features(card.id).await?;
-        Ok(row.unwrap_or_else(|| CardFeaturesRecord {
-            card_id: Some(card.id),
-            org_id: Some(card.org_id),
-            usual_hours: vec![0; fraud::features::HOURS_PER_DAY],
-            ..CardFeaturesRecord::default()
-        }))
-    }
-
     /// The org's rule set: its stored overrides, or the defaults when it has none.
     pub(crate) async fn rules_of(&self, org: domain::OrgId) -> Result<Vec<RuleConfig>> {
-        let stored = self.store().fraud_rules(org).await?;
-        if stored.is_empty() {
-            return Ok(fraud::default_rules());
-        }
-        stored
-            .iter()
-            .map(|r| serde_json::from_str(&r.config))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| IssuingError::Internal(format!("stored fraud rule: {e}")))
+        rules_from(&self.store().fraud_rules(org).await?)
     }
+}
 
-    async fn features(&self, fill: &Fill<'_>, row: &CardFeaturesRecord) -> Result<Features> {
-        let card = fill.card;
-        let (rebind_us, unblock_us) =
-            self.store().card_rebind_unblock(card.org_id, card.id).await?;
-        Ok(Features {
-            now_s: fill.now_us / 1_000_000,
-            local_hour: fill.local_hour,
-            local_weekday: fill.local_weekday.into(),
-            amount_minor: fill.amount_minor,
-            volume_ml: fill.volume_ml,
-            product: fill.product,
-            station_id: fill.station.id.to_string(),
-            station_location: geo(fill.station.lat_e6, fill.station.lon_e6),
-            card: history(row, rebind_us, unblock_us),
-            vehicle: fill.vehicle.map(|v| Vehicle {
-                tank_capacity_ml: Some(v.tank_capacity_ml),
-                products: Some(v.products.clone()),
-            }),
-        })
+fn rules_from(stored: &[store::FraudRuleRecord]) -> Result<Vec<RuleConfig>> {
+    if stored.is_empty() {
+        return Ok(fraud::default_rules());
+    }
+    stored
+        .iter()
+        .map(|r| serde_json::from_str(&r.config))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| IssuingError::Internal(format!("stored fraud rule: {e}")))
+}
+
+/// The card's row, or an empty one (the first fill of a card has no history).
+fn features_row(card: &CardRecord, row: Option<CardFeaturesRecord>) -> CardFeaturesRecord {
+    row.unwrap_or_else(|| CardFeaturesRecord {
+        card_id: Some(card.id),
+        org_id: Some(card.org_id),
+        usual_hours: vec![0; fraud::features::HOURS_PER_DAY],
+        ..CardFeaturesRecord::default()
+    })
+}
+
+fn features(
+    fill: &Fill<'_>,
+    row: &CardFeaturesRecord,
+    rebind_us: Option<i64>,
+    unblock_us: Option<i64>,
+) -> Features {
+    Features {
+        now_s: fill.now_us / 1_000_000,
+        local_hour: fill.local_hour,
+        local_weekday: fill.local_weekday.into(),
+        amount_minor: fill.amount_minor,
+        volume_ml: fill.volume_ml,
+        product: fill.product,
+        station_id: fill.station.id.to_string(),
+        station_location: geo(fill.station.lat_e6, fill.station.lon_e6),
+        card: history(row, rebind_us, unblock_us),
+        vehicle: fill.vehicle.map(|v| Vehicle {
+            tank_capacity_ml: Some(v.tank_capacity_ml),
+            products: Some(v.products.clone()),
+        }),
     }
 }
 

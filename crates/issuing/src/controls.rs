@@ -141,20 +141,33 @@ impl<S: Store> Issuing<S> {
         &self,
         card: &store::CardRecord,
     ) -> Result<(Vec<LevelRef>, domain::controls::Effective)> {
-        let chain = chain_of(card);
-        let subjects: Vec<_> = chain.iter().map(|l| (l.level, l.id)).collect();
-        let stored = self.store.get_controls(card.org_id, &subjects).await?;
-        let mut documents = Vec::with_capacity(chain.len());
-        for link in &chain {
-            let found = stored.iter().find(|r| r.level == link.level && r.subject_id == link.id);
-            if let Some(record) = found {
-                documents.push((*link, parse_document(record)?));
-            }
-        }
-        let links: Vec<_> = documents.iter().map(|(l, c)| (*l, c)).collect();
-        let effective = effective(&links);
-        Ok((chain, effective))
+        let stored = self.store.get_controls(card.org_id, &control_subjects(card)).await?;
+        effective_from_stored(card, &stored)
     }
+}
+
+/// The subjects whose stored controls make up a card's effective control, broadest first;
+/// for a caller that reads them together with the rest of its snapshot (the authorizer).
+pub fn control_subjects(card: &store::CardRecord) -> Vec<(Level, uuid::Uuid)> {
+    chain_of(card).iter().map(|l| (l.level, l.id)).collect()
+}
+
+/// The effective control of a card from the stored controls of its [`control_subjects`].
+pub fn effective_from_stored(
+    card: &store::CardRecord,
+    stored: &[store::ControlsRecord],
+) -> Result<(Vec<LevelRef>, domain::controls::Effective)> {
+    let chain = chain_of(card);
+    let mut documents = Vec::with_capacity(chain.len());
+    for link in &chain {
+        let found = stored.iter().find(|r| r.level == link.level && r.subject_id == link.id);
+        if let Some(record) = found {
+            documents.push((*link, parse_document(record)?));
+        }
+    }
+    let links: Vec<_> = documents.iter().map(|(l, c)| (*l, c)).collect();
+    let effective = effective(&links);
+    Ok((chain, effective))
 }
 
 /// Broadest first: org, its groups from the root down to the card's, the bound driver and

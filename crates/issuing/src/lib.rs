@@ -20,7 +20,7 @@ mod vehicles;
 pub mod views;
 
 pub use cards::{expiry_month, BindCard, ChangeCardStatus, IssueCard};
-pub use controls::SubjectRef;
+pub use controls::{control_subjects, effective_from_stored, SubjectRef};
 pub use error::{IssuingError, Result};
 pub use groups::{CreateGroup, UpdateGroup};
 pub use idempotency::{

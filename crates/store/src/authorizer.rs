@@ -196,6 +196,30 @@ pub struct AuthorizationCommit {
     pub alerts: Vec<AlertRecord>,
 }
 
+/// See [`AuthorizerStore::authorization_lookup`].
+#[derive(Debug, Clone)]
+pub struct AuthorizationLookup {
+    pub first: Option<AuthorizationRecord>,
+    pub station: StationRecord,
+    pub early_reversed: bool,
+}
+
+/// See [`AuthorizerStore::decision_inputs`]: the snapshot a decision and its fraud
+/// screening read, all of it keyed by the card and its org.
+#[derive(Debug, Clone)]
+pub struct DecisionInputs {
+    pub org: crate::OrgRecord,
+    /// The stored controls of the chain's subjects (none stored: no row).
+    pub controls: Vec<crate::ControlsRecord>,
+    pub vehicle: Option<crate::VehicleRecord>,
+    /// `None` until the fleet's account row exists (`AuthorizerStore::account` makes it).
+    pub account: Option<AccountRecord>,
+    pub features: Option<CardFeaturesRecord>,
+    pub fraud_rules: Vec<FraudRuleRecord>,
+    pub rebind_us: Option<i64>,
+    pub unblock_us: Option<i64>,
+}
+
 /// Why the database refused a commit the decision allowed: the snapshot was stale. The
 /// caller re-reads and decides again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,6 +349,22 @@ pub trait AuthorizerStore: Clone + Send + Sync + 'static {
         stan: &str,
         transmitted_at: &str,
     ) -> impl Future<Output = R<bool>> + Send;
+    /// What a pre-authorization reads first, in one trip: the first request under this
+    /// (terminal, STAN, time) if any, the terminal's station, and whether a reversal for it
+    /// came first.
+    fn authorization_lookup(
+        &self,
+        terminal: &TerminalRecord,
+        stan: &str,
+        transmitted_at: &str,
+    ) -> impl Future<Output = R<AuthorizationLookup>> + Send;
+    /// What a decision on `card` reads but its usage, in one trip (`DecisionInputs`);
+    /// `subjects` is the card's control chain.
+    fn decision_inputs(
+        &self,
+        card: &crate::CardRecord,
+        subjects: &[(crate::ControlLevel, uuid::Uuid)],
+    ) -> impl Future<Output = R<DecisionInputs>> + Send;
 
     /// The org's rule overrides (empty: the default rule set applies).
     fn fraud_rules(&self, org: OrgId) -> impl Future<Output = R<Vec<FraudRuleRecord>>> + Send;

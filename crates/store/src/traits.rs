@@ -180,6 +180,21 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         fingerprint: &[u8],
     ) -> impl Future<Output = R<TokenRecord>> + Send;
+    /// The token whose PAN has this fingerprint and its LUK `key_index`, in one read
+    /// (`None`: no such token; `Some((token, None))`: no such LUK).
+    fn get_token_with_luk(
+        &self,
+        fingerprint: &[u8],
+        key_index: [u8; 6],
+    ) -> impl Future<Output = R<Option<(TokenRecord, Option<LukRecord>)>>> + Send;
+    /// A token's card, and its device with the holder's status, in one read (the token's
+    /// standing, per payment).
+    fn get_card_with_device(
+        &self,
+        org: OrgId,
+        card: CardId,
+        device: DeviceId,
+    ) -> impl Future<Output = R<(CardRecord, DeviceRecord, UserStatus)>> + Send;
     fn list_card_tokens(
         &self,
         org: OrgId,

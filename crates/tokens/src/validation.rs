@@ -110,21 +110,14 @@ impl<S: Store> Tokens<S> {
     ) -> Result<Result<Checked, CryptogramDecline>, IssuingError> {
         use CryptogramDecline::*;
         let Ok(pan) = Pan::parse(&data.token_pan) else { return Ok(Err(CryptogramInvalid)) };
-        let fingerprint = self.hsm.pan_fingerprint(&pan).await?;
-        let token = match self.store().get_token_by_fingerprint(&fingerprint).await {
-            Ok(t) => t,
-            Err(StoreError::NotFound) => return Ok(Err(CryptogramInvalid)),
-            Err(e) => return Err(e.into()),
-        };
         let Ok(iad) = Iad::parse(&data.iad) else { return Ok(Err(CryptogramInvalid)) };
+        let fingerprint = self.hsm.pan_fingerprint(&pan).await?;
+        let found = self.store().get_token_with_luk(&fingerprint, iad.key_index.0).await?;
+        let Some((token, luk)) = found else { return Ok(Err(CryptogramInvalid)) };
         if u32::from(iad.imk_version) != token.imk_version {
             return Ok(Err(CryptogramInvalid));
         }
-        let luk = match self.store().get_luk(token.id, iad.key_index.0).await {
-            Ok(l) => l,
-            Err(StoreError::NotFound) => return Ok(Err(CryptogramInvalid)),
-            Err(e) => return Err(e.into()),
-        };
+        let Some(luk) = luk else { return Ok(Err(CryptogramInvalid)) };
         if !self.mac_verifies(&token, &pan, data, &iad).await? {
             return Ok(Err(CryptogramInvalid));
         }
@@ -199,15 +192,14 @@ impl<S: Store> Tokens<S> {
         if token.status != TokenStatus::Active {
             return Ok(Err(TokenInactive));
         }
-        let card = self.store().get_card(token.org_id, token.card_id).await?;
+        let (card, device, holder) =
+            self.store().get_card_with_device(token.org_id, token.card_id, token.device_id).await?;
         match card.status {
             CardStatus::Active => {}
             CardStatus::Suspended => return Ok(Err(CardSuspended)),
             CardStatus::Blocked => return Ok(Err(CardBlocked)),
             CardStatus::Closed => return Ok(Err(CardClosed)),
         }
-        let (device, holder) =
-            self.store().get_device_with_holder(token.org_id, token.device_id).await?;
         if device.status != DeviceStatus::Active || card.driver_id != Some(device.user_id) {
             return Ok(Err(TokenInactive));
         }

@@ -15,6 +15,12 @@ use sqlx::AnyConnection;
 
 type R<T> = Result<T, StoreError>;
 
+/// A terminal request's identity; binds terminal, STAN, transmission time.
+const BY_REQUEST: &str = "WHERE terminal_id = $1 AND stan = $2 AND transmitted_at = $3";
+const EARLY_REVERSAL_SQL: &str = "SELECT 1 AS one FROM early_reversals \
+     WHERE terminal_id = $1 AND stan = $2 AND transmitted_at = $3";
+const STATION_SQL: &str = "SELECT * FROM stations WHERE id = $1";
+
 const AUTH_COLS: &str = "id, org_id, card_id, token_id, terminal_id, station_id, stan, \
      transmitted_at, request_hash, entry_mode, status, response_code, reason, requested_amount, \
      approved_amount, approved_volume_ml, held_amount, final_amount, final_volume_ml, product, \
@@ -55,7 +61,7 @@ fn authorization(row: &AnyRow) -> R<AuthorizationRecord> {
     })
 }
 
-fn account(row: &AnyRow) -> R<AccountRecord> {
+pub(super) fn account(row: &AnyRow) -> R<AccountRecord> {
     let record = AccountRecord {
         org_id: row.parse("org_id")?,
         credit_limit: row.int("credit_limit")?,
@@ -187,10 +193,7 @@ impl SqlStore {
     }
 
     pub(super) async fn get_station_impl(&self, id: StationId) -> R<StationRecord> {
-        let row = sqlx::query("SELECT * FROM stations WHERE id = $1")
-            .bind(id_str(id))
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(STATION_SQL).bind(id_str(id)).fetch_one(&self.pool).await?;
         station(&row)
     }
 
@@ -241,8 +244,10 @@ impl SqlStore {
         now_us: i64,
         forget_before_us: i64,
     ) -> R<bool> {
+        // One batch: a nonce seen before fails its INSERT alone (the answer `false`);
+        // the pruning stays.
         let (nonce, backend) = (nonce.to_owned(), self.backend);
-        self.write(move |tx| {
+        self.write_unguarded(move |tx| {
             Box::pin(async move {
                 let fresh =
                     remember_nonce_in(tx, backend, terminal, &nonce, now_us, forget_before_us)
@@ -354,7 +359,7 @@ impl SqlStore {
         stan: &str,
         at: &str,
     ) -> R<Option<AuthorizationRecord>> {
-        let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE terminal_id = $1 AND stan = $2 AND transmitted_at = $3");
+        let sql = format!("SELECT {AUTH_COLS} FROM authorizations {BY_REQUEST}");
         let row = sqlx::query(&sql)
             .bind(id_str(terminal))
             .bind(stan)
@@ -548,13 +553,34 @@ impl SqlStore {
         }
     }
 
+    pub(super) async fn authorization_lookup_impl(
+        &self,
+        terminal: &TerminalRecord,
+        stan: &str,
+        at: &str,
+    ) -> R<AuthorizationLookup> {
+        let key: Vec<Value> = vec![id_str(terminal.id).into(), stan.into(), at.into()];
+        let mut b = Batch::new();
+        let first_at =
+            b.push(format!("SELECT {AUTH_COLS} FROM authorizations {BY_REQUEST}"), key.clone());
+        let station_at = b.push(STATION_SQL, vec![id_str(terminal.station_id).into()]);
+        let early_at = b.push(EARLY_REVERSAL_SQL, key);
+        let mut conn = self.pool.acquire().await?;
+        let done = b.run(&mut conn, self.backend).await?;
+        Ok(AuthorizationLookup {
+            first: done[first_at].rows.first().map(authorization).transpose()?,
+            station: station(done[station_at].rows.first().ok_or(StoreError::NotFound)?)?,
+            early_reversed: !done[early_at].rows.is_empty(),
+        })
+    }
+
     pub(super) async fn early_reversal_exists_impl(
         &self,
         terminal: TerminalId,
         stan: &str,
         at: &str,
     ) -> R<bool> {
-        let row = sqlx::query("SELECT 1 AS one FROM early_reversals WHERE terminal_id = $1 AND stan = $2 AND transmitted_at = $3")
+        let row = sqlx::query(EARLY_REVERSAL_SQL)
             .bind(id_str(terminal))
             .bind(stan)
             .bind(at)
@@ -1019,6 +1045,21 @@ impl AuthorizerStore for SqlStore {
         self.early_reversal_exists_impl(terminal, stan, transmitted_at).await
     }
 
+    async fn authorization_lookup(
+        &self,
+        terminal: &TerminalRecord,
+        stan: &str,
+        at: &str,
+    ) -> R<AuthorizationLookup> {
+        self.authorization_lookup_impl(terminal, stan, at).await
+    }
+    async fn decision_inputs(
+        &self,
+        card: &crate::CardRecord,
+        subjects: &[(crate::ControlLevel, uuid::Uuid)],
+    ) -> R<DecisionInputs> {
+        self.decision_inputs_impl(card, subjects).await
+    }
     async fn fraud_rules(&self, org: OrgId) -> R<Vec<crate::FraudRuleRecord>> {
         self.fraud_rules_impl(org).await
     }

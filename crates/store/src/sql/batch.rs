@@ -28,6 +28,7 @@ pub(super) const MAX_BATCH_STATEMENTS: usize = 32;
 pub(super) enum Value {
     Int(Option<i64>),
     Text(Option<String>),
+    Blob(Vec<u8>),
 }
 
 impl From<i64> for Value {
@@ -142,6 +143,7 @@ fn bind_all<'q>(
         query = match value {
             Value::Int(v) => query.bind(*v),
             Value::Text(v) => query.bind(v.as_deref()),
+            Value::Blob(v) => query.bind(v.as_slice()),
         };
     }
     query
@@ -210,5 +212,94 @@ mod tests {
             "UPDATE t SET a = $8, c = $17 WHERE b = $9 AND $8 IS NULL"
         );
         assert_eq!(renumber("SELECT '$' || x", 3), "SELECT '$' || x");
+    }
+}
+
+#[cfg(test)]
+mod on_both_databases {
+    //! The batch against real databases: outcomes split per statement, placeholders
+    //! renumbered, and a failing statement stopping the batch.
+    use super::{Backend, Batch};
+    use crate::sql::rows::RowExt;
+    use crate::StoreError;
+    use sqlx::{AnyConnection, Connection, Executor};
+
+    const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+    async fn connections() -> Vec<(Backend, AnyConnection)> {
+        sqlx::any::install_default_drivers();
+        let mut out =
+            vec![(Backend::Sqlite, AnyConnection::connect("sqlite::memory:").await.unwrap())];
+        let url = std::env::var("FORECOURT_TEST_PG_URL").unwrap_or_else(|_| PG_URL.to_owned());
+        match AnyConnection::connect(&url).await {
+            Ok(pg) => out.push((Backend::Postgres, pg)),
+            Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("PostgreSQL is required on CI ({url})")
+            }
+            Err(_) => eprintln!("*** SKIPPED: PostgreSQL test of sql::batch (no server at {url})"),
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn each_statement_gets_its_own_outcome() {
+        for (backend, mut conn) in connections().await {
+            let table = format!("batch_test_{}", uuid::Uuid::new_v4().simple());
+            conn.execute(
+                format!("CREATE TEMPORARY TABLE {table} (k TEXT PRIMARY KEY, v BIGINT)").as_str(),
+            )
+            .await
+            .unwrap();
+            let mut b = Batch::new();
+            b.push(
+                format!("INSERT INTO {table} (k, v) VALUES ($1, $2), ($3, $4)"),
+                vec!["a".into(), 1.into(), "b".into(), 2.into()],
+            );
+            let bumped = b.push(
+                format!("UPDATE {table} SET v = v + $1 WHERE k = $2"),
+                vec![40.into(), "a".into()],
+            );
+            let all = b.push(format!("SELECT k, v FROM {table} ORDER BY k"), vec![]);
+            let missed = b.push(
+                format!("UPDATE {table} SET v = $1 WHERE k = $2"),
+                vec![0.into(), "zz".into()],
+            );
+            let none = b.push(format!("SELECT k FROM {table} WHERE k = $1"), vec!["zz".into()]);
+            let done = b.run(&mut conn, backend).await.unwrap();
+            assert_eq!(done.len(), 5, "{backend:?}");
+            assert_eq!(done[bumped].rows_affected, 1, "{backend:?}");
+            let values: Vec<(String, i64)> = done[all]
+                .rows
+                .iter()
+                .map(|r| (r.text("k").unwrap(), r.int("v").unwrap()))
+                .collect();
+            assert_eq!(values, [("a".to_owned(), 41), ("b".to_owned(), 2)], "{backend:?}");
+            assert_eq!(done[missed].rows_affected, 0, "{backend:?}");
+            assert!(done[none].rows.is_empty(), "{backend:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_statement_stops_the_batch() {
+        for (backend, mut conn) in connections().await {
+            let table = format!("batch_test_{}", uuid::Uuid::new_v4().simple());
+            conn.execute(
+                format!("CREATE TEMPORARY TABLE {table} (k TEXT PRIMARY KEY, v BIGINT)").as_str(),
+            )
+            .await
+            .unwrap();
+            let mut b = Batch::new();
+            b.push(format!("INSERT INTO {table} (k, v) VALUES ($1, 1)"), vec!["a".into()]);
+            b.push(format!("INSERT INTO {table} (k, v) VALUES ($1, 2)"), vec!["a".into()]);
+            b.push(format!("INSERT INTO {table} (k, v) VALUES ($1, 3)"), vec!["c".into()]);
+            let failed = b.run(&mut conn, backend).await;
+            assert!(matches!(failed, Err(StoreError::Duplicate(_))), "{backend:?}");
+            let rows = sqlx::query(&format!("SELECT k FROM {table} ORDER BY k"))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            let keys: Vec<String> = rows.iter().map(|r| r.text("k").unwrap()).collect();
+            assert_eq!(keys, ["a"], "{backend:?}: the statement after the failure ran");
+        }
     }
 }

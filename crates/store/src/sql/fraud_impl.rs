@@ -26,7 +26,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
 }
 
-fn features(row: &AnyRow) -> R<CardFeaturesRecord> {
+pub(super) fn features(row: &AnyRow) -> R<CardFeaturesRecord> {
     let lat = row.opt_int("last_station_lat_e6")?;
     let lon = row.opt_int("last_station_lon_e6")?;
     Ok(CardFeaturesRecord {
@@ -41,6 +41,32 @@ fn features(row: &AnyRow) -> R<CardFeaturesRecord> {
         failure_times: json_list(row, "failure_times")?,
         decline_times: json_list(row, "decline_times")?,
     })
+}
+
+pub(super) const FEATURES_SQL: &str = "SELECT * FROM card_features WHERE card_id = $1";
+
+pub(super) const FRAUD_RULES_SQL: &str =
+    "SELECT org_id, rule_id, config, updated_us FROM fraud_rules WHERE org_id = $1 ORDER BY rule_id";
+
+pub(super) fn fraud_rule(r: &AnyRow) -> R<FraudRuleRecord> {
+    Ok(FraudRuleRecord {
+        org_id: r.parse("org_id")?,
+        rule_id: r.text("rule_id")?,
+        config: r.text("config")?,
+        updated_us: r.int("updated_us")?,
+    })
+}
+
+/// When the card was last re-bound and last unblocked: unblocking (or unsuspending) moves
+/// the card to `active`, audited as `card.active`. Binds org, card.
+pub(super) const REBIND_UNBLOCK_SQL: &str =
+    "SELECT MAX(CASE WHEN action = 'card.rebound' THEN at_us END) AS rebind_us, \
+     MAX(CASE WHEN action = 'card.active' THEN at_us END) AS unblock_us \
+     FROM audit_events WHERE org_id = $1 AND card_id = $2 \
+     AND action IN ('card.rebound', 'card.active')";
+
+pub(super) fn rebind_unblock(row: &AnyRow) -> R<(Option<i64>, Option<i64>)> {
+    Ok((row.opt_int("rebind_us")?, row.opt_int("unblock_us")?))
 }
 
 fn alert(row: &AnyRow) -> R<AlertRecord> {
@@ -132,23 +158,8 @@ const FILTER_SQL: &str =
 
 impl SqlStore {
     pub(super) async fn fraud_rules_impl(&self, org: OrgId) -> R<Vec<FraudRuleRecord>> {
-        let rows = sqlx::query(
-            "SELECT org_id, rule_id, config, updated_us FROM fraud_rules WHERE org_id = $1 \
-             ORDER BY rule_id",
-        )
-        .bind(id_str(org))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FraudRuleRecord {
-                    org_id: r.parse("org_id")?,
-                    rule_id: r.text("rule_id")?,
-                    config: r.text("config")?,
-                    updated_us: r.int("updated_us")?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(FRAUD_RULES_SQL).bind(id_str(org)).fetch_all(&self.pool).await?;
+        rows.iter().map(fraud_rule).collect()
     }
 
     pub(super) async fn put_fraud_rules_impl(&self, rules: &[FraudRuleRecord]) -> R<()> {
@@ -174,10 +185,7 @@ impl SqlStore {
     }
 
     pub(super) async fn card_features_impl(&self, card: CardId) -> R<Option<CardFeaturesRecord>> {
-        let row = sqlx::query("SELECT * FROM card_features WHERE card_id = $1")
-            .bind(id_str(card))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(FEATURES_SQL).bind(id_str(card)).fetch_optional(&self.pool).await?;
         row.as_ref().map(features).transpose()
     }
 
@@ -186,18 +194,12 @@ impl SqlStore {
         org: OrgId,
         card: CardId,
     ) -> R<(Option<i64>, Option<i64>)> {
-        // Unblocking (or unsuspending) moves the card to `active`, audited as `card.active`.
-        let row = sqlx::query(
-            "SELECT MAX(CASE WHEN action = 'card.rebound' THEN at_us END) AS rebind_us, \
-             MAX(CASE WHEN action = 'card.active' THEN at_us END) AS unblock_us \
-             FROM audit_events WHERE org_id = $1 AND card_id = $2 \
-             AND action IN ('card.rebound', 'card.active')",
-        )
-        .bind(id_str(org))
-        .bind(id_str(card))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.opt_int("rebind_us")?, row.opt_int("unblock_us")?))
+        let row = sqlx::query(REBIND_UNBLOCK_SQL)
+            .bind(id_str(org))
+            .bind(id_str(card))
+            .fetch_one(&self.pool)
+            .await?;
+        rebind_unblock(&row)
     }
 
     pub(super) async fn list_alerts_impl(

@@ -38,7 +38,20 @@ pub(super) type BoxFuture<'c, T> =
 /// tell its caller once the batch's fate is known.
 struct Ran {
     keep: bool,
+    /// The work returned an error (not a refusal).
+    failed: bool,
     settle: Box<dyn FnOnce(Result<(), BatchFailure>) + Send>,
+}
+
+/// How a job is set apart from the other jobs of its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Isolation {
+    /// In a savepoint: a refusal rolls back all the job wrote.
+    Savepoint,
+    /// None: one statement batch whose refusal leaves nothing it must undo (a nonce
+    /// already seen fails its INSERT alone), so what it wrote is kept either way; one
+    /// that fails outright stops the whole group commit, which rolls back.
+    None,
 }
 
 type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Ran> + Send>;
@@ -52,7 +65,7 @@ struct BatchFailure {
 /// The handle callers queue jobs on; cloning shares the one writer.
 #[derive(Clone)]
 pub(super) struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<(Isolation, Job)>,
 }
 
 impl GroupCommit {
@@ -66,7 +79,7 @@ impl GroupCommit {
     /// Runs `work` inside the next batch. `work` answers whether to keep what it wrote
     /// (false rolls back its savepoint: a refusal, or any error) and its result, which
     /// reaches the caller once the batch committed.
-    pub(super) async fn run<T, F>(&self, work: F) -> R<T>
+    pub(super) async fn run<T, F>(&self, isolation: Isolation, work: F) -> R<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, (bool, R<T>)> + Send + 'static,
@@ -75,14 +88,18 @@ impl GroupCommit {
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
                 let (keep, result) = work(conn).await;
-                let keep = keep && result.is_ok();
+                let failed = result.is_err();
+                let keep = keep && !failed;
                 let settle = Box::new(move |batch: Result<(), BatchFailure>| {
                     let _ = answer.send(batch.map_err(StoreError::from).and(result));
                 });
-                Ran { keep, settle }
+                Ran { keep, failed, settle }
             })
         });
-        self.jobs.send(job).await.map_err(|_| StoreError::from(BatchFailure::stopped()))?;
+        self.jobs
+            .send((isolation, job))
+            .await
+            .map_err(|_| StoreError::from(BatchFailure::stopped()))?;
         // A dropped answer means the batch never ran its job (no connection, or BEGIN failed).
         answered.await.map_err(|_| StoreError::from(BatchFailure { unavailable: true }))?
     }
@@ -100,14 +117,14 @@ impl From<BatchFailure> for StoreError {
     }
 }
 
-async fn writer(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
+async fn writer(pool: AnyPool, mut queue: mpsc::Receiver<(Isolation, Job)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH_JOBS);
     while queue.recv_many(&mut batch, MAX_BATCH_JOBS).await > 0 {
         run_batch(&pool, batch.drain(..)).await;
     }
 }
 
-async fn run_batch(pool: &AnyPool, jobs: impl Iterator<Item = Job>) {
+async fn run_batch(pool: &AnyPool, jobs: impl Iterator<Item = (Isolation, Job)>) {
     let mut conn = match pool.acquire().await {
         Ok(conn) => conn,
         Err(e) => return log_failure("no connection for a group commit", &e),
@@ -119,8 +136,8 @@ async fn run_batch(pool: &AnyPool, jobs: impl Iterator<Item = Job>) {
     }
     let mut settles = Vec::with_capacity(MAX_BATCH_JOBS);
     let mut outcome = Ok(());
-    for job in jobs {
-        match run_job(&mut conn, job).await {
+    for (isolation, job) in jobs {
+        match run_job(&mut conn, isolation, job).await {
             Ok(settle) => settles.push(settle),
             Err(failure) => {
                 outcome = Err(failure);
@@ -141,20 +158,32 @@ async fn run_batch(pool: &AnyPool, jobs: impl Iterator<Item = Job>) {
     }
 }
 
-/// Runs one job in its own savepoint; an error here breaks the whole batch. Savepoints
+/// Runs one job, in its own savepoint unless queued without; an error here breaks the
+/// whole batch. Savepoints
 /// are not released one by one: nested ones cost SQLite nothing, `ROLLBACK TO` undoes the
 /// most recent of that name, and `COMMIT` releases them all (one statement less per job).
 async fn run_job(
     conn: &mut PoolConnection<Any>,
+    isolation: Isolation,
     job: Job,
 ) -> Result<Box<dyn FnOnce(Result<(), BatchFailure>) + Send>, BatchFailure> {
-    finish(conn, "SAVEPOINT job").await?;
+    if isolation == Isolation::Savepoint {
+        finish(conn, "SAVEPOINT job").await?;
+    }
     let ran = job(conn).await;
-    if !ran.keep {
-        if let Err(failure) = finish(conn, "ROLLBACK TO SAVEPOINT job").await {
-            (ran.settle)(Err(failure));
-            return Err(failure);
-        }
+    if ran.keep {
+        return Ok(ran.settle);
+    }
+    let undone = match isolation {
+        Isolation::Savepoint => finish(conn, "ROLLBACK TO SAVEPOINT job").await,
+        // Nothing to roll back to: a failed statement may have ended the transaction
+        // (SQLite rolls back on I/O errors), so the batch stops and rolls back whole.
+        Isolation::None if ran.failed => Err(BatchFailure { unavailable: true }),
+        Isolation::None => Ok(()),
+    };
+    if let Err(failure) = undone {
+        (ran.settle)(Err(failure));
+        return Err(failure);
     }
     Ok(ran.settle)
 }

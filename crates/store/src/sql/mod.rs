@@ -10,6 +10,7 @@ mod fraud_impl;
 mod group_commit;
 mod migrate;
 mod rows;
+mod snapshot_impl;
 mod store_impl;
 mod tokens_impl;
 
@@ -95,8 +96,8 @@ impl SqlStore {
     }
 
     /// Runs one money write of the terminal path: `work` says whether to keep what it
-    /// wrote, and its result. SQLite: in the next group commit ([`group_commit`]);
-    /// PostgreSQL: in a transaction of its own.
+    /// wrote, and its result. SQLite: in the next group commit ([`group_commit`]), inside
+    /// a savepoint of its own; PostgreSQL: in a transaction of its own.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -107,8 +108,40 @@ impl SqlStore {
             + Send
             + 'static,
     {
+        self.write_with(group_commit::Isolation::Savepoint, work).await
+    }
+
+    /// [`Self::write`] for work that is one statement batch whose refusal leaves nothing
+    /// it must undo: on SQLite no savepoint (one trip less), what it wrote is kept.
+    async fn write_unguarded<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut AnyConnection,
+            )
+                -> group_commit::BoxFuture<'c, (bool, Result<T, StoreError>)>
+            + Send
+            + 'static,
+    {
+        self.write_with(group_commit::Isolation::None, work).await
+    }
+
+    async fn write_with<T, F>(
+        &self,
+        isolation: group_commit::Isolation,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut AnyConnection,
+            )
+                -> group_commit::BoxFuture<'c, (bool, Result<T, StoreError>)>
+            + Send
+            + 'static,
+    {
         if let Some(group) = &self.group {
-            return group.run(work).await;
+            return group.run(isolation, work).await;
         }
         let mut tx = self.begin_write().await?;
         let (keep, result) = work(&mut tx).await;

@@ -10,6 +10,14 @@ use sqlx::{Any, AnyConnection};
 type R<T> = Result<T, StoreError>;
 type Q<'q> = Query<'q, Any, AnyArguments<'q>>;
 
+/// The stored controls of `n` subjects: binds the org, then each subject's level and id.
+pub(super) fn controls_sql(n: usize) -> String {
+    let terms: Vec<String> = (0..n)
+        .map(|i| format!("(level = ${} AND subject_id = ${})", 2 * i + 2, 2 * i + 3))
+        .collect();
+    format!("SELECT {CONTROLS_COLS} FROM controls WHERE org_id = $1 AND ({})", terms.join(" OR "))
+}
+
 pub(super) fn id_str(id: impl ToString) -> String {
     id.to_string()
 }
@@ -575,13 +583,7 @@ impl Store for SqlStore {
         if subjects.is_empty() {
             return Ok(Vec::new());
         }
-        let terms: Vec<String> = (0..subjects.len())
-            .map(|i| format!("(level = ${} AND subject_id = ${})", 2 * i + 2, 2 * i + 3))
-            .collect();
-        let sql = format!(
-            "SELECT {CONTROLS_COLS} FROM controls WHERE org_id = $1 AND ({})",
-            terms.join(" OR ")
-        );
+        let sql = controls_sql(subjects.len());
         let mut query = sqlx::query(&sql).bind(id_str(org));
         for (level, subject) in subjects {
             query = query.bind(level.as_str()).bind(id_str(subject));
@@ -692,6 +694,23 @@ impl Store for SqlStore {
     async fn get_token(&self, org: OrgId, id: TokenId) -> R<TokenRecord> {
         self.get_token_impl(org, id).await
     }
+    async fn get_token_with_luk(
+        &self,
+        fingerprint: &[u8],
+        key_index: [u8; 6],
+    ) -> R<Option<(TokenRecord, Option<LukRecord>)>> {
+        self.get_token_with_luk_impl(fingerprint, key_index).await
+    }
+
+    async fn get_card_with_device(
+        &self,
+        org: OrgId,
+        card: CardId,
+        device: DeviceId,
+    ) -> R<(CardRecord, DeviceRecord, UserStatus)> {
+        self.get_card_with_device_impl(org, card, device).await
+    }
+
     async fn get_token_by_fingerprint(&self, fingerprint: &[u8]) -> R<TokenRecord> {
         self.get_token_by_fingerprint_impl(fingerprint).await
     }

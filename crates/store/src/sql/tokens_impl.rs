@@ -1,6 +1,7 @@
 //! Devices, payment tokens and LUK metadata: the token half of [`crate::Store`], called
 //! from `store_impl.rs`.
 
+use super::batch::{Batch, Value};
 use super::rows::{self, *};
 use super::store_impl::{id_str, write_effects};
 use super::{expect_one, SqlStore};
@@ -10,6 +11,23 @@ use domain::{CardId, DeviceId, OrgId, TokenId, UserId};
 use sqlx::AnyConnection;
 
 type R<T> = Result<T, StoreError>;
+
+const TOKEN_BY_FINGERPRINT: &str =
+    "SELECT {cols} FROM payment_tokens WHERE token_pan_fingerprint = $1";
+
+/// A device and its holder's status; binds org, device.
+fn device_with_holder_sql() -> String {
+    let cols: Vec<String> = DEVICE_COLS.split(',').map(|c| format!("d.{}", c.trim())).collect();
+    format!(
+        "SELECT {}, u.status AS holder_status FROM devices d JOIN users u ON u.id = d.user_id \
+         WHERE d.org_id = $1 AND d.id = $2",
+        cols.join(", ")
+    )
+}
+
+fn device_with_holder(row: &sqlx::any::AnyRow) -> R<(DeviceRecord, UserStatus)> {
+    Ok((rows::device(row)?, rows::user_status(&row.text("holder_status")?)?))
+}
 
 impl SqlStore {
     pub(super) async fn create_challenge_impl(&self, c: &ChallengeRecord) -> R<()> {
@@ -75,15 +93,59 @@ impl SqlStore {
         org: OrgId,
         id: DeviceId,
     ) -> R<(DeviceRecord, UserStatus)> {
-        let cols: Vec<String> = DEVICE_COLS.split(',').map(|c| format!("d.{}", c.trim())).collect();
-        let sql = format!(
-            "SELECT {}, u.status AS holder_status FROM devices d JOIN users u ON u.id = d.user_id \
-             WHERE d.org_id = $1 AND d.id = $2",
-            cols.join(", ")
+        let row = sqlx::query(&device_with_holder_sql())
+            .bind(id_str(org))
+            .bind(id_str(id))
+            .fetch_one(&self.pool)
+            .await?;
+        device_with_holder(&row)
+    }
+
+    /// A payment's token and the LUK its IAD names, in one trip (`batch.rs`).
+    pub(super) async fn get_token_with_luk_impl(
+        &self,
+        fingerprint: &[u8],
+        key_index: [u8; 6],
+    ) -> R<Option<(TokenRecord, Option<LukRecord>)>> {
+        let mut b = Batch::new();
+        let token_at = b.push(
+            TOKEN_BY_FINGERPRINT.replace("{cols}", TOKEN_COLS),
+            vec![Value::Blob(fingerprint.to_vec())],
         );
-        let row =
-            sqlx::query(&sql).bind(id_str(org)).bind(id_str(id)).fetch_one(&self.pool).await?;
-        Ok((rows::device(&row)?, rows::user_status(&row.text("holder_status")?)?))
+        let luk_at = b.push(
+            format!(
+                "SELECT {LUK_COLS} FROM luks WHERE key_index = $2 AND token_id = \
+                 (SELECT id FROM payment_tokens WHERE token_pan_fingerprint = $1)"
+            ),
+            vec![Value::Blob(fingerprint.to_vec()), hex::encode(key_index).into()],
+        );
+        let mut conn = self.pool.acquire().await?;
+        let done = b.run(&mut conn, self.backend).await?;
+        let Some(token) = done[token_at].rows.first() else { return Ok(None) };
+        let luk = done[luk_at].rows.first().map(rows::luk).transpose()?;
+        Ok(Some((rows::token(token)?, luk)))
+    }
+
+    /// A token's card and device with its holder's status, in one trip.
+    pub(super) async fn get_card_with_device_impl(
+        &self,
+        org: OrgId,
+        card: CardId,
+        device: DeviceId,
+    ) -> R<(CardRecord, DeviceRecord, UserStatus)> {
+        let mut b = Batch::new();
+        let card_at = b.push(
+            format!("SELECT {CARD_COLS} FROM {CARD_FROM} WHERE c.org_id = $1 AND c.id = $2"),
+            vec![id_str(org).into(), id_str(card).into()],
+        );
+        let device_at =
+            b.push(device_with_holder_sql(), vec![id_str(org).into(), id_str(device).into()]);
+        let mut conn = self.pool.acquire().await?;
+        let done = b.run(&mut conn, self.backend).await?;
+        let card = rows::card(done[card_at].rows.first().ok_or(StoreError::NotFound)?)?;
+        let (device, holder) =
+            device_with_holder(done[device_at].rows.first().ok_or(StoreError::NotFound)?)?;
+        Ok((card, device, holder))
     }
 
     pub(super) async fn list_devices_impl(&self, org: OrgId, user: UserId) -> R<Vec<DeviceRecord>> {
@@ -165,8 +227,7 @@ impl SqlStore {
     }
 
     pub(super) async fn get_token_by_fingerprint_impl(&self, fingerprint: &[u8]) -> R<TokenRecord> {
-        let sql =
-            format!("SELECT {TOKEN_COLS} FROM payment_tokens WHERE token_pan_fingerprint = $1");
+        let sql = TOKEN_BY_FINGERPRINT.replace("{cols}", TOKEN_COLS);
         rows::token(&sqlx::query(&sql).bind(fingerprint).fetch_one(&self.pool).await?)
     }
 
