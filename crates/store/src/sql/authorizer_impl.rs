@@ -247,11 +247,11 @@ impl SqlStore {
         // One batch: a nonce seen before fails its INSERT alone (the answer `false`);
         // the pruning stays.
         let (nonce, backend) = (nonce.to_owned(), self.backend);
-        self.write_unguarded(move |tx| {
+        self.write_unguarded(move |tx, first| {
             Box::pin(async move {
+                let nonce = (terminal, nonce.as_str());
                 let fresh =
-                    remember_nonce_in(tx, backend, terminal, &nonce, now_us, forget_before_us)
-                        .await;
+                    remember_nonce_in(tx, backend, first, nonce, now_us, forget_before_us).await;
                 (matches!(fresh, Ok(true)), fresh)
             })
         })
@@ -468,9 +468,9 @@ impl SqlStore {
         c: &AuthorizationCommit,
     ) -> R<Result<(), CommitRefusal>> {
         let (c, backend) = (c.clone(), self.backend);
-        self.write(move |tx| {
+        self.write(move |tx, first| {
             Box::pin(async move {
-                let committed = commit_in(tx, backend, &c).await;
+                let committed = commit_in(tx, backend, first, &c).await;
                 (matches!(committed, Ok(Ok(()))), committed)
             })
         })
@@ -488,10 +488,12 @@ impl SqlStore {
     ) -> R<bool> {
         let (product, late_alert) = (product.to_owned(), late_alert.clone());
         let backend = self.backend;
-        self.write(move |tx| {
+        self.write(move |tx, first| {
             Box::pin(async move {
                 let fill = (amount, volume);
-                let done = complete_in(tx, backend, id, fill, &product, now_us, &late_alert).await;
+                let done =
+                    complete_in(tx, (backend, first), id, fill, &product, now_us, &late_alert)
+                        .await;
                 (matches!(done, Ok(true)), done)
             })
         })
@@ -505,9 +507,9 @@ impl SqlStore {
         now_us: i64,
     ) -> R<bool> {
         let backend = self.backend;
-        self.write(move |tx| {
+        self.write(move |tx, first| {
             Box::pin(async move {
-                let done = release_in(tx, backend, id, to, now_us).await;
+                let done = release_in(tx, (backend, first), id, to, now_us).await;
                 (matches!(done, Ok(true)), done)
             })
         })
@@ -594,12 +596,11 @@ impl SqlStore {
 async fn remember_nonce_in(
     tx: &mut AnyConnection,
     backend: super::Backend,
-    terminal: TerminalId,
-    nonce: &str,
+    mut b: Batch,
+    (terminal, nonce): (TerminalId, &str),
     now_us: i64,
     forget_before_us: i64,
 ) -> R<bool> {
-    let mut b = Batch::new();
     b.push(
         "DELETE FROM terminal_nonces WHERE terminal_id = $1 AND seen_us < $2",
         vec![id_str(terminal).into(), forget_before_us.into()],
@@ -623,11 +624,11 @@ async fn remember_nonce_in(
 async fn commit_in(
     tx: &mut AnyConnection,
     backend: super::Backend,
+    mut first: Batch,
     c: &AuthorizationCommit,
 ) -> R<Result<(), CommitRefusal>> {
     let r = &c.record;
     // 1. The record (its unique key finds a duplicate) and the token's window, locked.
-    let mut first = Batch::new();
     first.push(INSERT_AUTHORIZATION, authorization_values(r));
     let window_at = c.claim.as_ref().map(|claim| push_read_window(&mut first, backend, claim));
     let done = match first.run(tx, backend).await {
@@ -696,14 +697,14 @@ async fn commit_in(
 /// authorization is not open.
 async fn complete_in(
     tx: &mut AnyConnection,
-    backend: super::Backend,
+    (backend, first): (super::Backend, Batch),
     id: AuthorizationId,
     (amount, volume): (i64, i64),
     product: &str,
     now_us: i64,
     late_alert: &crate::AlertRecord,
 ) -> R<bool> {
-    let a = read_authorization(tx, id).await?;
+    let a = read_authorization(tx, backend, first, id).await?;
     let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
     let from = a.status;
     if !matches!(from, AuthStatus::Approved | AuthStatus::Expired) {
@@ -753,12 +754,12 @@ async fn complete_in(
 /// Releases an approved hold inside the caller's transaction; false when not approved.
 async fn release_in(
     tx: &mut AnyConnection,
-    backend: super::Backend,
+    (backend, first): (super::Backend, Batch),
     id: AuthorizationId,
     to: AuthStatus,
     now_us: i64,
 ) -> R<bool> {
-    let a = read_authorization(tx, id).await?;
+    let a = read_authorization(tx, backend, first, id).await?;
     let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
     if a.status != AuthStatus::Approved {
         return Ok(false);
@@ -782,9 +783,17 @@ async fn release_in(
     Ok(true)
 }
 
-async fn read_authorization(tx: &mut AnyConnection, id: AuthorizationId) -> R<AuthorizationRecord> {
+/// Reads an authorization as the job's first batch (`first`, which may open its savepoint).
+async fn read_authorization(
+    tx: &mut AnyConnection,
+    backend: super::Backend,
+    mut first: Batch,
+    id: AuthorizationId,
+) -> R<AuthorizationRecord> {
     let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
-    authorization(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&mut *tx).await?)
+    let at = first.push(sql, vec![id_str(id).into()]);
+    let done = first.run(tx, backend).await?;
+    authorization(done[at].rows.first().ok_or(StoreError::NotFound)?)
 }
 
 const INSERT_AUTHORIZATION: &str = "INSERT INTO authorizations (id, org_id, card_id, token_id, \

@@ -19,6 +19,8 @@ use crate::StoreError;
 use futures_util::TryStreamExt;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Either, Executor};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Most statements in one batch: bounds the SQL text the statement cache keeps.
 pub(super) const MAX_BATCH_STATEMENTS: usize = 32;
@@ -73,11 +75,21 @@ pub(super) struct Done {
 #[derive(Default)]
 pub(super) struct Batch {
     statements: Vec<Statement>,
+    /// Set once the batch's first statement, `SAVEPOINT job`, ran ([`Batch::in_savepoint`]).
+    savepoint_taken: Option<Arc<AtomicBool>>,
 }
 
 impl Batch {
     pub(super) fn new() -> Self {
         Self::default()
+    }
+
+    /// A batch that first opens the group commit's savepoint for a job, and tells
+    /// `taken` once it did: the job's own statements then cost no extra trip.
+    pub(super) fn in_savepoint(taken: &Arc<AtomicBool>) -> Self {
+        let mut b = Self { statements: Vec::new(), savepoint_taken: Some(Arc::clone(taken)) };
+        b.push("SAVEPOINT job", Vec::new());
+        b
     }
 
     /// Adds a statement; returns its index in the outcomes of [`Batch::run`].
@@ -96,30 +108,45 @@ impl Batch {
         if self.statements.is_empty() {
             return Ok(Vec::new());
         }
-        match backend {
+        let taken = self.savepoint_taken.clone();
+        let (ran, result) = match backend {
             Backend::Sqlite => self.run_as_one(conn).await,
             Backend::Postgres => self.run_one_by_one(conn).await,
+        };
+        if let Some(taken) = taken.filter(|_| ran > 0) {
+            taken.store(true, Ordering::Release);
         }
+        result
     }
 
-    async fn run_one_by_one(self, conn: &mut AnyConnection) -> Result<Vec<Done>, StoreError> {
+    /// Runs the statements; also says how many completed (before an error, if any).
+    async fn run_one_by_one(
+        self,
+        conn: &mut AnyConnection,
+    ) -> (usize, Result<Vec<Done>, StoreError>) {
         let mut outcomes = Vec::with_capacity(self.statements.len());
         for statement in &self.statements {
             let query = bind_all(sqlx::query(&statement.sql), &statement.values);
-            outcomes.push(collect(conn.fetch_many(query), 1).await?.pop().unwrap_or_default());
+            match collect(conn.fetch_many(query), 1).await {
+                Ok(mut done) => outcomes.push(done.pop().unwrap_or_default()),
+                Err((_, e)) => return (outcomes.len(), Err(e)),
+            }
         }
-        Ok(outcomes)
+        (outcomes.len(), Ok(outcomes))
     }
 
-    async fn run_as_one(self, conn: &mut AnyConnection) -> Result<Vec<Done>, StoreError> {
+    async fn run_as_one(self, conn: &mut AnyConnection) -> (usize, Result<Vec<Done>, StoreError>) {
         let (sql, values) = self.joined();
         let query = bind_all(sqlx::query(&sql), &values);
         let n = self.statements.len();
-        let outcomes = collect(conn.fetch_many(query), n).await?;
-        if outcomes.len() != n {
-            return Err(StoreError::Corrupt(format!("a batch of {n} ran {}", outcomes.len())));
+        match collect(conn.fetch_many(query), n).await {
+            Ok(outcomes) if outcomes.len() == n => (n, Ok(outcomes)),
+            Ok(outcomes) => {
+                let e = StoreError::Corrupt(format!("a batch of {n} ran {}", outcomes.len()));
+                (outcomes.len(), Err(e))
+            }
+            Err((ran, e)) => (ran, Err(e)),
         }
-        Ok(outcomes)
     }
 
     /// One SQL text: each statement's placeholders moved past the earlier statements'.
@@ -157,10 +184,15 @@ async fn collect<'e>(
         Result<Either<sqlx::any::AnyQueryResult, AnyRow>, sqlx::Error>,
     >,
     expected: usize,
-) -> Result<Vec<Done>, StoreError> {
+) -> Result<Vec<Done>, (usize, StoreError)> {
     let mut outcomes = Vec::with_capacity(expected);
     let mut current = Done::default();
-    while let Some(item) = stream.try_next().await? {
+    loop {
+        let item = match stream.try_next().await {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(e) => return Err((outcomes.len(), e.into())),
+        };
         match item {
             Either::Right(row) => current.rows.push(row),
             Either::Left(result) => {

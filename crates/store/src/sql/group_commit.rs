@@ -19,9 +19,12 @@
 //! serialized writer (docs/BENCHMARKS.md); one writer per node would also need a lock
 //! across nodes, or two nodes' batches deadlock on each other's row locks.
 
+use super::batch::Batch;
 use crate::StoreError;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most jobs in one transaction: bounds how long one batch holds the write lock.
@@ -54,7 +57,7 @@ pub(super) enum Isolation {
     None,
 }
 
-type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Ran> + Send>;
+type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection, Batch) -> BoxFuture<'c, Ran> + Send>;
 
 /// Why a batch did not commit, copied to each of its jobs (the cause is logged once).
 #[derive(Debug, Clone, Copy)]
@@ -82,12 +85,14 @@ impl GroupCommit {
     pub(super) async fn run<T, F>(&self, isolation: Isolation, work: F) -> R<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, (bool, R<T>)> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection, Batch) -> BoxFuture<'c, (bool, R<T>)>
+            + Send
+            + 'static,
     {
         let (answer, answered) = oneshot::channel::<R<T>>();
-        let job: Job = Box::new(move |conn| {
+        let job: Job = Box::new(move |conn, first| {
             Box::pin(async move {
-                let (keep, result) = work(conn).await;
+                let (keep, result) = work(conn, first).await;
                 let failed = result.is_err();
                 let keep = keep && !failed;
                 let settle = Box::new(move |batch: Result<(), BatchFailure>| {
@@ -167,19 +172,27 @@ async fn run_job(
     isolation: Isolation,
     job: Job,
 ) -> Result<Box<dyn FnOnce(Result<(), BatchFailure>) + Send>, BatchFailure> {
-    if isolation == Isolation::Savepoint {
-        finish(conn, "SAVEPOINT job").await?;
-    }
-    let ran = job(conn).await;
+    let taken = Arc::new(AtomicBool::new(false));
+    let first = match isolation {
+        Isolation::Savepoint => Batch::in_savepoint(&taken),
+        Isolation::None => Batch::new(),
+    };
+    let ran = job(conn, first).await;
     if ran.keep {
         return Ok(ran.settle);
     }
     let undone = match isolation {
-        Isolation::Savepoint => finish(conn, "ROLLBACK TO SAVEPOINT job").await,
-        // Nothing to roll back to: a failed statement may have ended the transaction
-        // (SQLite rolls back on I/O errors), so the batch stops and rolls back whole.
-        Isolation::None if ran.failed => Err(BatchFailure { unavailable: true }),
-        Isolation::None => Ok(()),
+        // `ROLLBACK TO` goes to the most recent savepoint of the name: only this job's
+        // own, once its first batch took it. A job that failed before taking it wrote
+        // nothing of its own, but the batch is not trusted further.
+        Isolation::Savepoint if taken.load(Ordering::Acquire) => {
+            finish(conn, "ROLLBACK TO SAVEPOINT job").await
+        }
+        Isolation::Savepoint | Isolation::None if ran.failed => {
+            Err(BatchFailure { unavailable: true })
+        }
+        // Refused without writing (no savepoint taken), or a refusal that keeps its writes.
+        Isolation::Savepoint | Isolation::None => Ok(()),
     };
     if let Err(failure) = undone {
         (ran.settle)(Err(failure));

@@ -97,12 +97,15 @@ impl SqlStore {
 
     /// Runs one money write of the terminal path: `work` says whether to keep what it
     /// wrote, and its result. SQLite: in the next group commit ([`group_commit`]), inside
-    /// a savepoint of its own; PostgreSQL: in a transaction of its own.
+    /// a savepoint of its own; PostgreSQL: in a transaction of its own. `work` gets the
+    /// batch its first statements must go into (on SQLite it opens the savepoint, so that
+    /// costs no trip of its own).
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(
                 &'c mut AnyConnection,
+                batch::Batch,
             )
                 -> group_commit::BoxFuture<'c, (bool, Result<T, StoreError>)>
             + Send
@@ -118,6 +121,7 @@ impl SqlStore {
         T: Send + 'static,
         F: for<'c> FnOnce(
                 &'c mut AnyConnection,
+                batch::Batch,
             )
                 -> group_commit::BoxFuture<'c, (bool, Result<T, StoreError>)>
             + Send
@@ -135,6 +139,7 @@ impl SqlStore {
         T: Send + 'static,
         F: for<'c> FnOnce(
                 &'c mut AnyConnection,
+                batch::Batch,
             )
                 -> group_commit::BoxFuture<'c, (bool, Result<T, StoreError>)>
             + Send
@@ -144,7 +149,7 @@ impl SqlStore {
             return group.run(isolation, work).await;
         }
         let mut tx = self.begin_write().await?;
-        let (keep, result) = work(&mut tx).await;
+        let (keep, result) = work(&mut tx, batch::Batch::new()).await;
         if keep && result.is_ok() {
             tx.commit().await?;
         }
