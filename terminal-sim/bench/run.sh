@@ -6,7 +6,8 @@
 # Usage: terminal-sim/bench/run.sh <sqlite|postgres> <inproc|tcp> [seconds] [rate]
 # Env:   BENCH_FLEETS (5) BENCH_WALLETS (40 per fleet) BENCH_CARDS (10 per driver)
 #        BENCH_PUMPS (32, closed loop) BENCH_PG_URL (postgres://postgres@127.0.0.1:5432)
-#        BENCH_SKIP_CLOSED=1 runs only the fixed-rate run. The server log is left in
+#        BENCH_SKIP_CLOSED=1 runs only the fixed-rate run. BENCH_BIN=<dir> runs the
+#        binaries in <dir> instead of building target/release. The server log is left in
 #        $TMPDIR/forecourt-bench-server.log.
 #        BENCH_NODES=2 (postgres with tcp only): two `forecourt` processes on the one
 #        database and HSM, each driven by its own generator (own fleets, half the pumps
@@ -29,8 +30,12 @@ if [ "$nodes" != 1 ] && { [ "$nodes" != 2 ] || [ "$db" != postgres ] || [ "$hsm"
 fi
 
 cd "$(dirname "$0")/../.."
-cargo build --release --locked --bins -q
-bin=target/release
+if [ -n "${BENCH_BIN:-}" ]; then
+    bin=$BENCH_BIN   # binaries built elsewhere (e.g. an A/B of two commits); no build
+else
+    cargo build --release --locked --bins -q
+    bin=target/release
+fi
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 pids=()
