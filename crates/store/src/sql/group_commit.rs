@@ -163,10 +163,10 @@ async fn run_batch(pool: &AnyPool, jobs: impl Iterator<Item = (Isolation, Job)>)
     }
 }
 
-/// Runs one job, in its own savepoint unless queued without; an error here breaks the
-/// whole batch. Savepoints
-/// are not released one by one: nested ones cost SQLite nothing, `ROLLBACK TO` undoes the
-/// most recent of that name, and `COMMIT` releases them all (one statement less per job).
+/// Runs one job, in its own savepoint unless queued without (the savepoint opens in the
+/// job's first statement batch); an error here breaks the whole batch. Savepoints are not
+/// released one by one: nested ones cost SQLite nothing, `ROLLBACK TO` undoes the most
+/// recent of that name, and `COMMIT` releases them all (one statement less per job).
 async fn run_job(
     conn: &mut PoolConnection<Any>,
     isolation: Isolation,

@@ -115,7 +115,7 @@ impl SqlStore {
     }
 
     /// [`Self::write`] for work that is one statement batch whose refusal leaves nothing
-    /// it must undo: on SQLite no savepoint (one trip less), what it wrote is kept.
+    /// it must undo: on SQLite no savepoint, and what it wrote is kept.
     async fn write_unguarded<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
