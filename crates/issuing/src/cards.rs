@@ -72,7 +72,7 @@ impl<S: Store> Issuing<S> {
         for attempt in 1..=PAN_COLLISION_RETRIES {
             let new = self.new_card(who, org, group, req).await?;
             let record = idempotency::record(who, key, &new.view)?;
-            let fx = Effects::audit(new.events).with_idempotency(record);
+            let fx = Effects::audit(new.events).with_idempotency(record).placing_into(org, group);
             match self.store.create_card(&new.card, new.binding.as_ref(), fx).await {
                 Err(StoreError::Duplicate("pan")) if attempt < PAN_COLLISION_RETRIES => continue,
                 result => {

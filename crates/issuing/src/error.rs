@@ -54,6 +54,7 @@ impl From<store::StoreError> for IssuingError {
                 Self::conflict("ALREADY_EXISTS", format!("{what} is already in use"))
             }
             IdempotencyKeyTaken => Self::conflict("IDEMPOTENCY_IN_PROGRESS", "retry the request"),
+            GroupDeactivated => crate::users::group_deactivated(),
             other if other.is_unavailable() => {
                 tracing::warn!(cause = ?std::error::Error::source(&other), "database unavailable");
                 Self::Unavailable("the database")

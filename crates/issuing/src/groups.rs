@@ -5,7 +5,7 @@ use crate::service::{now_us, Audit, EventExt, Issuing, MAX_NAME_CHARS};
 use crate::views::GroupView;
 use domain::{validate, FieldError, GroupId, Role};
 use serde::Deserialize;
-use store::{Effects, GroupRecord, Store};
+use store::{ActiveStatus, Effects, GroupContents, GroupRecord, Store};
 
 /// Deepest nesting of groups (org → region → depot → shift ...), so paths stay short.
 pub const MAX_GROUP_DEPTH: usize = 8;
@@ -66,6 +66,7 @@ impl<S: Store> Issuing<S> {
             parent_id: req.parent_id,
             path,
             name: validate::text("name", &req.name, MAX_NAME_CHARS)?,
+            status: ActiveStatus::Active,
             created_us: now,
             version: 1,
         };
@@ -73,8 +74,9 @@ impl<S: Store> Issuing<S> {
         let event = Audit { actor: who, at_us: now }
             .on(Some(org), "group", id.0, "group.created")
             .after(&view);
-        let fx =
-            Effects::audit(vec![event]).with_idempotency(idempotency::record(who, key, &view)?);
+        let fx = Effects::audit(vec![event])
+            .with_idempotency(idempotency::record(who, key, &view)?)
+            .placing_into(org, req.parent_id);
         let result = self.store.create_group(&group, fx).await.map(|()| view);
         idempotency::settle(&self.store, who, key, result).await
     }
@@ -115,4 +117,46 @@ impl<S: Store> Issuing<S> {
         self.store.update_group(&group, Effects::audit(vec![event])).await?;
         Ok(after)
     }
+
+    /// Deactivates a depot the caller manages once nothing in it is live: no child group
+    /// still active, no user or vehicle not deactivated, no card not closed (409
+    /// `GROUP_NOT_EMPTY` naming what is left). Afterwards it takes nothing new
+    /// (`GROUP_DEACTIVATED`); its history (cards, fills, audit) stays readable.
+    pub async fn deactivate_group(&self, who: &Principal, id: GroupId) -> Result<GroupView> {
+        who.require(&[Role::Owner, Role::Admin], "only owners and admins manage groups")?;
+        let mut group = self.visible_group(who, id).await?;
+        if group.status == ActiveStatus::Deactivated {
+            return Err(IssuingError::conflict(
+                "ALREADY_DEACTIVATED",
+                "the group is already deactivated",
+            ));
+        }
+        let before = GroupView::from(&group);
+        group.status = ActiveStatus::Deactivated;
+        let after = GroupView::from(&group);
+        let event = Audit { actor: who, at_us: now_us() }
+            .on(Some(group.org_id), "group", id.0, "group.deactivated")
+            .before(&before)
+            .after(&after);
+        let stored = &GroupRecord { status: ActiveStatus::Active, ..group };
+        match self.store.deactivate_group(stored, Effects::audit(vec![event])).await? {
+            Ok(()) => Ok(after),
+            Err(left) => Err(IssuingError::conflict("GROUP_NOT_EMPTY", not_empty(&left))),
+        }
+    }
+}
+
+/// "the group still holds 2 cards not closed and 1 user": what to close or move first.
+fn not_empty(left: &GroupContents) -> String {
+    let parts: Vec<String> = [
+        (left.groups, "active child group", "active child groups"),
+        (left.users, "user", "users"),
+        (left.vehicles, "vehicle", "vehicles"),
+        (left.cards, "card not closed", "cards not closed"),
+    ]
+    .iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
+    .collect();
+    format!("the group still holds {}; deactivate, move or close them first", parts.join(", "))
 }

@@ -97,6 +97,10 @@ impl<S: Store> Issuing<S> {
             .after(&view.user);
         let replay = idempotency::record(who, key, &view.withheld())?;
         let fx = Effects::audit(vec![event]).with_idempotency(replay);
+        let fx = match org {
+            Some(org) => fx.placing_into(org, group),
+            None => fx,
+        };
         let result = self.store.create_user(&user, fx).await.map(|()| view);
         idempotency::settle(&self.store, who, key, result).await
     }
@@ -153,7 +157,10 @@ impl<S: Store> Issuing<S> {
     ) -> Result<GroupId> {
         let group = self.store.get_group(org, id).await;
         match group {
-            Ok(g) if who.manages(org, Some(&g.path)) => Ok(g.id),
+            Ok(g) if who.manages(org, Some(&g.path)) => match g.status {
+                store::ActiveStatus::Active => Ok(g.id),
+                store::ActiveStatus::Deactivated => Err(group_deactivated()),
+            },
             Ok(_) | Err(store::StoreError::NotFound) => {
                 Err(FieldError::new(field, "NOT_FOUND", "no such group in your scope").into())
             }
@@ -220,7 +227,10 @@ impl<S: Store> Issuing<S> {
             if user.role == Role::Owner {
                 return Err(FieldError::invalid("group_id", "owners manage the whole org").into());
             }
-            user.group_id = Some(self.managed_group(who, org, group, "group_id").await?);
+            if user.group_id != Some(group) {
+                user.group_id = Some(self.managed_group(who, org, group, "group_id").await?);
+                return self.save_user(who, &user, &before, Some(group)).await;
+            }
         }
         self.save_updated_user(who, &user, &before).await
     }
@@ -247,12 +257,27 @@ impl<S: Store> Issuing<S> {
         user: &UserRecord,
         before: &UserView,
     ) -> Result<UserView> {
+        self.save_user(who, user, before, None).await
+    }
+
+    /// `moved_to`: the group the user moves into, which must still be active at commit.
+    async fn save_user(
+        &self,
+        who: &Principal,
+        user: &UserRecord,
+        before: &UserView,
+        moved_to: Option<GroupId>,
+    ) -> Result<UserView> {
         let after = UserView::from(user);
         let event = Audit { actor: who, at_us: now_us() }
             .on(user.org_id, "user", user.id.0, "user.updated")
             .before(before)
             .after(&after);
-        self.store.update_user(user, Effects::audit(vec![event])).await?;
+        let mut fx = Effects::audit(vec![event]);
+        if let Some(org) = user.org_id {
+            fx = fx.placing_into(org, moved_to);
+        }
+        self.store.update_user(user, fx).await?;
         Ok(after)
     }
 
@@ -285,4 +310,10 @@ impl<S: Store> Issuing<S> {
         self.store.revoke_user_sessions(user.id, now).await?;
         Ok(after)
     }
+}
+
+/// The one refusal for a write that would put something into a deactivated group, whether
+/// the service saw it first or the store's check at commit did.
+pub(crate) fn group_deactivated() -> IssuingError {
+    IssuingError::conflict("GROUP_DEACTIVATED", "the group is deactivated and takes nothing new")
 }

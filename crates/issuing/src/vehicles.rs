@@ -90,8 +90,9 @@ impl<S: Store> Issuing<S> {
         let event = Audit { actor: who, at_us: now }
             .on(Some(org), "vehicle", vehicle.id.0, "vehicle.created")
             .after(&view);
-        let fx =
-            Effects::audit(vec![event]).with_idempotency(idempotency::record(who, key, &view)?);
+        let fx = Effects::audit(vec![event])
+            .with_idempotency(idempotency::record(who, key, &view)?)
+            .placing_into(org, group);
         let result = self.store.create_vehicle(&vehicle, fx).await.map(|()| view);
         idempotency::settle(&self.store, who, key, result).await
     }
@@ -150,10 +151,12 @@ impl<S: Store> Issuing<S> {
         if let Some(t) = req.tank_capacity_ml {
             vehicle.tank_capacity_ml = tank(t)?;
         }
-        if let Some(g) = req.group_id {
+        let mut moved_to = None;
+        if let Some(g) = req.group_id.filter(|g| vehicle.group_id != Some(*g)) {
             vehicle.group_id = Some(self.managed_group(who, vehicle.org_id, g, "group_id").await?);
+            moved_to = Some(g);
         }
-        self.save_vehicle(who, vehicle, before, "vehicle.updated").await
+        self.save_vehicle(who, vehicle, before, "vehicle.updated", moved_to).await
     }
 
     pub async fn deactivate_vehicle(&self, who: &Principal, id: VehicleId) -> Result<VehicleView> {
@@ -166,7 +169,7 @@ impl<S: Store> Issuing<S> {
         }
         let before = VehicleView::from(&vehicle);
         vehicle.status = ActiveStatus::Deactivated;
-        self.save_vehicle(who, vehicle, before, "vehicle.deactivated").await
+        self.save_vehicle(who, vehicle, before, "vehicle.deactivated", None).await
     }
 
     async fn save_vehicle(
@@ -175,13 +178,15 @@ impl<S: Store> Issuing<S> {
         vehicle: VehicleRecord,
         before: VehicleView,
         action: &str,
+        moved_to: Option<GroupId>,
     ) -> Result<VehicleView> {
         let after = VehicleView::from(&vehicle);
         let event = Audit { actor: who, at_us: now_us() }
             .on(Some(vehicle.org_id), "vehicle", vehicle.id.0, action)
             .before(&before)
             .after(&after);
-        self.store.update_vehicle(&vehicle, Effects::audit(vec![event])).await?;
+        let fx = Effects::audit(vec![event]).placing_into(vehicle.org_id, moved_to);
+        self.store.update_vehicle(&vehicle, fx).await?;
         Ok(after)
     }
 }

@@ -42,6 +42,8 @@ pub struct GroupView {
     pub org_id: OrgId,
     pub parent_id: Option<GroupId>,
     pub name: String,
+    /// `active` or `deactivated`.
+    pub status: &'static str,
     pub created_at: String,
 }
 
@@ -52,6 +54,7 @@ impl From<&GroupRecord> for GroupView {
             org_id: r.org_id,
             parent_id: r.parent_id,
             name: r.name.clone(),
+            status: r.status.as_str(),
             created_at: rfc3339(r.created_us),
         }
     }

@@ -14,6 +14,9 @@ pub enum StoreError {
     /// The idempotency key was recorded by a concurrent request first.
     #[error("idempotency key already used")]
     IdempotencyKeyTaken,
+    /// The group a write puts an object into is deactivated (`Effects::into_group`).
+    #[error("the group is deactivated")]
+    GroupDeactivated,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error")]

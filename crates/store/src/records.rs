@@ -24,6 +24,8 @@ pub struct GroupRecord {
     /// `/<root id>/.../<own id>/`: the group's subtree is every path with this prefix.
     pub path: String,
     pub name: String,
+    /// A deactivated group takes no new objects (`Effects::into_group`).
+    pub status: ActiveStatus,
     pub created_us: i64,
     pub version: i64,
 }
@@ -237,16 +239,44 @@ pub struct IdempotencyRecord {
 pub struct Effects {
     pub audit: Vec<AuditEvent>,
     pub idempotency: Option<IdempotencyRecord>,
+    /// The group this write puts an object into: the write fails with
+    /// `StoreError::GroupDeactivated` unless that group is active when it commits. The
+    /// check locks the group's row, so it cannot interleave with `deactivate_group`.
+    pub into_group: Option<(OrgId, GroupId)>,
 }
 
 impl Effects {
     pub fn audit(events: Vec<AuditEvent>) -> Self {
-        Self { audit: events, idempotency: None }
+        Self { audit: events, idempotency: None, into_group: None }
     }
 
     pub fn with_idempotency(mut self, record: Option<IdempotencyRecord>) -> Self {
         self.idempotency = record;
         self
+    }
+
+    /// See [`Self::into_group`]; `None` (the org level) checks nothing.
+    pub fn placing_into(mut self, org: OrgId, group: Option<GroupId>) -> Self {
+        self.into_group = group.map(|g| (org, g));
+        self
+    }
+}
+
+/// What still lives in a group that is asked to be deactivated: each must be zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupContents {
+    /// Child groups not deactivated.
+    pub groups: i64,
+    /// Users (admins, drivers) not deactivated, invited ones included.
+    pub users: i64,
+    pub vehicles: i64,
+    /// Cards not closed.
+    pub cards: i64,
+}
+
+impl GroupContents {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
     }
 }
 

@@ -34,6 +34,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         scope: &Scope,
     ) -> impl Future<Output = R<Vec<GroupRecord>>> + Send;
     fn update_group(&self, group: &GroupRecord, fx: Effects) -> impl Future<Output = R<()>> + Send;
+    /// Deactivates the group at `group.version` if it holds nothing live; otherwise
+    /// changes nothing and says what it still holds.
+    fn deactivate_group(
+        &self,
+        group: &GroupRecord,
+        fx: Effects,
+    ) -> impl Future<Output = R<Result<(), GroupContents>>> + Send;
 
     // --- users ------------------------------------------------------------------------
     fn create_user(&self, user: &UserRecord, fx: Effects) -> impl Future<Output = R<()>> + Send;

@@ -19,6 +19,7 @@ pub fn routes() -> Router<AppState> {
         .route("/orgs/{id}", get(get_org).patch(update_org))
         .route("/groups", post(create_group).get(list_groups))
         .route("/groups/{id}", get(get_group).patch(update_group))
+        .route("/groups/{id}/deactivate", post(deactivate_group))
         .route("/users", post(create_user).get(list_users))
         .route("/users/{id}", get(get_user).patch(update_user))
         .route("/users/{id}/deactivate", post(deactivate_user))
@@ -86,6 +87,14 @@ async fn update_group(
     ApiJson(req): ApiJson<UpdateGroup>,
 ) -> ApiResult<Json<GroupView>> {
     Ok(Json(s.issuing.update_group(&who, path_id("group_id", &id)?, &req).await?))
+}
+
+async fn deactivate_group(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    RawId(id): RawId,
+) -> ApiResult<Json<GroupView>> {
+    Ok(Json(s.issuing.deactivate_group(&who, path_id("group_id", &id)?).await?))
 }
 
 async fn create_user(

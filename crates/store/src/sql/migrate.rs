@@ -24,6 +24,7 @@ macro_rules! migrations {
             migration!(4, "fraud", $dir, "0004_fraud.sql"),
             migration!(5, "hot_path_indexes", $dir, "0005_hot_path_indexes.sql"),
             migration!(6, "user_language", $dir, "0006_user_language.sql"),
+            migration!(7, "group_status", $dir, "0007_group_status.sql"),
         ]
     };
 }

@@ -63,7 +63,8 @@ pub(super) fn org(row: &AnyRow) -> Result<OrgRecord, StoreError> {
     })
 }
 
-pub(super) const GROUP_COLS: &str = "id, org_id, parent_id, path, name, created_us, version";
+pub(super) const GROUP_COLS: &str =
+    "id, org_id, parent_id, path, name, status, created_us, version";
 
 pub(super) fn group(row: &AnyRow) -> Result<GroupRecord, StoreError> {
     Ok(GroupRecord {
@@ -72,6 +73,7 @@ pub(super) fn group(row: &AnyRow) -> Result<GroupRecord, StoreError> {
         parent_id: row.opt_parse("parent_id")?,
         path: row.text("path")?,
         name: row.text("name")?,
+        status: active_status(&row.text("status")?)?,
         created_us: row.int("created_us")?,
         version: row.int("version")?,
     })

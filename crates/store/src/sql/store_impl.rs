@@ -46,6 +46,22 @@ fn bind_scope<'q>(q: Q<'q>, scope: &'q Scope) -> Q<'q> {
 }
 
 pub(super) async fn write_effects(conn: &mut AnyConnection, fx: &Effects) -> R<()> {
+    if let Some((org, group)) = fx.into_group {
+        // A no-op write: it takes the group row's lock, which `deactivate_group` holds
+        // from its first statement, so either this sees the group deactivated or the
+        // deactivation's emptiness check sees this write's object.
+        let done = sqlx::query(
+            "UPDATE groups SET version = version WHERE org_id = $1 AND id = $2 \
+             AND status = 'active'",
+        )
+        .bind(id_str(org))
+        .bind(id_str(group))
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::GroupDeactivated);
+        }
+    }
     for e in &fx.audit {
         sqlx::query(
             "INSERT INTO audit_events (id, org_id, subject_type, subject_id, card_id, action, \
@@ -182,14 +198,15 @@ impl Store for SqlStore {
     async fn create_group(&self, g: &GroupRecord, fx: Effects) -> R<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO groups (id, org_id, parent_id, path, name, created_us, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1)",
+            "INSERT INTO groups (id, org_id, parent_id, path, name, status, created_us, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
         )
         .bind(id_str(g.id))
         .bind(id_str(g.org_id))
         .bind(opt_str(g.parent_id))
         .bind(g.path.as_str())
         .bind(g.name.as_str())
+        .bind(g.status.as_str())
         .bind(g.created_us)
         .execute(&mut *tx)
         .await?;
@@ -213,6 +230,50 @@ impl Store for SqlStore {
             format!("SELECT {GROUP_COLS} FROM groups WHERE org_id = $1{filter} ORDER BY path");
         let q = bind_scope(sqlx::query(&sql).bind(id_str(org)), scope);
         q.fetch_all(&self.pool).await?.iter().map(rows::group).collect()
+    }
+
+    async fn deactivate_group(&self, g: &GroupRecord, fx: Effects) -> R<Result<(), GroupContents>> {
+        let mut tx = self.begin_write().await?;
+        // The row lock first: writes placing objects into the group wait for it (see
+        // `write_effects`), so the counts below are final.
+        let done = sqlx::query(
+            "UPDATE groups SET status = 'deactivated', version = version + 1 \
+             WHERE org_id = $1 AND id = $2 AND version = $3 AND status = 'active'",
+        )
+        .bind(id_str(g.org_id))
+        .bind(id_str(g.id))
+        .bind(g.version)
+        .execute(&mut *tx)
+        .await?;
+        expect_one(done)?;
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM groups WHERE org_id = $1 AND parent_id = $2 \
+              AND status <> 'deactivated') AS child_groups, \
+             (SELECT COUNT(*) FROM users WHERE org_id = $1 AND group_id = $2 \
+              AND status <> 'deactivated') AS users, \
+             (SELECT COUNT(*) FROM vehicles WHERE org_id = $1 AND group_id = $2 \
+              AND status <> 'deactivated') AS vehicles, \
+             (SELECT COUNT(*) FROM cards WHERE org_id = $1 AND group_id = $2 \
+              AND status <> 'closed') AS cards",
+        )
+        .bind(id_str(g.org_id))
+        .bind(id_str(g.id))
+        .fetch_one(&mut *tx)
+        .await?;
+        let contents = GroupContents {
+            groups: row.int("child_groups")?,
+            users: row.int("users")?,
+            vehicles: row.int("vehicles")?,
+            cards: row.int("cards")?,
+        };
+        if !contents.is_empty() {
+            tx.rollback().await?;
+            return Ok(Err(contents));
+        }
+        write_effects(&mut tx, &fx).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
     }
 
     async fn update_group(&self, g: &GroupRecord, fx: Effects) -> R<()> {
