@@ -113,6 +113,20 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         self.find_authorizations(who, q, limit).await
     }
 
+    /// The completed spend of the fills [`Self::search_authorizations`] would list for `q`
+    /// (its status and limit ignored), summed per `bucket_us` interval from the epoch over
+    /// every fill, not a page of them: what a dashboard's totals and chart need. `bucket_us`
+    /// is the caller's constant and must be positive (asserted by the store).
+    pub async fn spend_buckets(
+        &self,
+        who: &Principal,
+        q: &AuthorizationQuery,
+        bucket_us: i64,
+    ) -> Result<Vec<store::SpendBucket>> {
+        let filter = self.scoped_filter(who, q).await?;
+        Ok(self.store().spend_buckets(who.org()?, &filter, bucket_us).await?)
+    }
+
     /// One query whatever the scope: a named card must be one the caller may read (404
     /// otherwise), and the role's scope applies on top.
     async fn find_authorizations(
@@ -121,7 +135,18 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         q: &AuthorizationQuery,
         limit: i64,
     ) -> Result<Vec<AuthorizationView>> {
-        let org = who.org()?;
+        let filter = self.scoped_filter(who, q).await?;
+        let rows = self.store().search_authorizations(who.org()?, &filter, limit).await?;
+        Ok(rows.iter().map(AuthorizationView::from).collect())
+    }
+
+    /// `q` narrowed to what `who` may read.
+    async fn scoped_filter(
+        &self,
+        who: &Principal,
+        q: &AuthorizationQuery,
+    ) -> Result<AuthorizationFilter> {
+        who.org()?;
         if let Some(card) = q.card_id {
             self.issuing.visible_card(who, card).await?;
         }
@@ -129,7 +154,7 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             Role::Driver => (None, Some(who.user_id)),
             _ => (who.fleet_scope()?.group_path, None),
         };
-        let filter = AuthorizationFilter {
+        Ok(AuthorizationFilter {
             group_path,
             card_holder,
             card_id: q.card_id,
@@ -139,8 +164,6 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             station_id: q.station_id,
             from_us: q.from_us,
             to_us: q.to_us,
-        };
-        let rows = self.store().search_authorizations(org, &filter, limit).await?;
-        Ok(rows.iter().map(AuthorizationView::from).collect())
+        })
     }
 }

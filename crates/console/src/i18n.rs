@@ -314,10 +314,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("groups.create.submit", "Add", "Добавить"),
     ("groups.rename", "Rename", "Переименовать"),
     ("group.title", "Depot", "Депо"),
+    ("group.deactivated", "This depot is deactivated.", "Депо отключено."),
     (
-        "group.no_deactivate",
-        "Depots cannot be deactivated: the service has no such operation yet. Move or deactivate its drivers and vehicles instead.",
-        "Депо нельзя отключить: в сервисе пока нет такой операции. Переведите или отключите его водителей и машины.",
+        "group.deactivate.hint",
+        "Only an empty depot can be deactivated: move or deactivate its drivers and vehicles, close its cards and deactivate its child depots first. It then takes nothing new.",
+        "Отключить можно только пустое депо: сначала переведите или отключите его водителей и машины, закройте карты и отключите вложенные депо. После этого в него ничего нельзя добавить.",
     ),
     ("card.restrictions", "The card's products and stations", "Продукты и АЗС карты"),
     (

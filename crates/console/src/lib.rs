@@ -55,6 +55,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Console) -> Router<S> {
         .route("/vehicles/{id}/deactivate", post(pages::vehicles::deactivate))
         .route("/groups", get(pages::groups::list).post(pages::groups::create))
         .route("/groups/{id}", get(pages::groups::page).post(pages::groups::update))
+        .route("/groups/{id}/deactivate", post(pages::groups::deactivate))
         .route("/alerts", get(pages::alerts::queue))
         .route("/alerts/{id}", get(pages::alert::page))
         .route("/alerts/{id}/take", post(pages::alert::take))

@@ -32,6 +32,7 @@ both_backends!(
     the_alert_page_lists_alerts_by_driver_and_station,
     the_language_follows_the_user_to_another_browser,
     the_dashboard_counts_the_fleets_days,
+    the_dashboard_sums_every_fill_in_scope,
     the_card_time_windows_form,
     an_impossible_travel_alert_shows_both_stations_distance_and_speed,
 );
@@ -670,8 +671,7 @@ async fn drivers_vehicles_and_depots_through_the_forms(backend: Backend) {
     let gone = b.get("/console/vehicles?state=deactivated").await;
     assert!(gone.body.contains(&vehicle) && !gone.body.contains("B-TX 101"));
 
-    // Depots: an admin creates one inside their own and renames it; there is no
-    // deactivation in the service, and the page says so.
+    // Depots: an admin creates one inside their own, renames it and deactivates it.
     let made = b.post("/console/groups", &[("name", "Night shift"), ("parent_id", &north)]).await;
     assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
     let group_path = made.location.expect("group page");
@@ -683,11 +683,39 @@ async fn drivers_vehicles_and_depots_through_the_forms(backend: Backend) {
         (api["name"].as_str(), api["parent_id"].as_str()),
         (Some("Night shift North"), Some(north.as_str()))
     );
-    let page = b.get(&group_path).await;
-    assert!(page.body.contains("no-group-deactivation"));
     let north_page = b.get(&format!("/console/groups/{north}")).await;
     assert!(north_page.body.contains("Anna Driver") && north_page.body.contains("B-TX 101"));
     assert!(b.get("/console/groups?q=night").await.body.contains(&group));
+    let offered = format!("option value=\"{group}\"");
+    assert!(b.get("/console/drivers").await.body.contains(&offered), "picker offers it");
+    // A depot that still holds drivers and vehicles is refused beside the button, naming
+    // what is left; nothing changes.
+    let full = b.post(&format!("/console/groups/{north}/deactivate"), &[]).await;
+    assert_eq!(full.status, StatusCode::CONFLICT, "{}", full.body);
+    let at = full.body.find("id=\"deactivate\"").expect("deactivate panel");
+    let refusal = &full.body[at..at + full.body[at..].find("</section>").expect("panel end")];
+    assert!(refusal.contains("form-error") && refusal.contains("still holds"), "{refusal}");
+    assert!(refusal.contains("1 active child group"), "{refusal}");
+    let (_, api) = app.get(&format!("/v1/groups/{north}"), &admin).await;
+    assert_eq!(api["status"], "active");
+    let refused = b.send(Method::POST, &format!("{group_path}/deactivate"), Some(&[])).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "no CSRF token, no deactivation");
+    let off = b.post(&format!("{group_path}/deactivate"), &[]).await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    let (_, api) = app.get(&format!("/v1/groups/{group}"), &admin).await;
+    assert_eq!(api["status"], "deactivated");
+    let page = b.get(&group_path).await;
+    assert!(
+        !page.body.contains("deactivate-group")
+            && page.body.contains("data-status=\"deactivated\"")
+    );
+    let active = b.get("/console/groups?state=active").await;
+    assert!(!active.body.contains(&group) && active.body.contains(&north));
+    let gone = b.get("/console/groups?state=deactivated").await;
+    assert!(gone.body.contains(&group) && !gone.body.contains(&format!("data-group=\"{north}\"")));
+    for picker in ["/console/drivers", "/console/vehicles", "/console/cards", "/console/groups"] {
+        assert!(!b.get(picker).await.body.contains(&offered), "{picker} no longer offers it");
+    }
 
     // Without the CSRF token nothing is created.
     let before = app.count("/v1/users?role=driver", &admin).await;
@@ -743,6 +771,8 @@ async fn directory_pages_keep_to_the_admins_depots(backend: Backend) {
     let rename = b.post(&format!("/console/drivers/{boris}"), &[("name", "Hacked")]).await;
     assert_eq!(rename.status, StatusCode::NOT_FOUND);
     let post = b.post(&format!("/console/vehicles/{south_vehicle}/deactivate"), &[]).await;
+    assert_eq!(post.status, StatusCode::NOT_FOUND);
+    let post = b.post(&format!("/console/groups/{south}/deactivate"), &[]).await;
     assert_eq!(post.status, StatusCode::NOT_FOUND);
     let (_, user) = app.get(&format!("/v1/users/{boris}"), &owner).await;
     assert_eq!(
@@ -1160,6 +1190,88 @@ async fn the_dashboard_counts_the_fleets_days(backend: Backend) {
     let month = section(&dash.body, "id=\"spent-month\"");
     assert!(month.contains("40.00 EUR"), "{month}");
 }
+
+/// Spend today is a sum over every completed fill, not over a page of them: 250 copies of
+/// one real 40.00 fill (more than the 200 a listing returns) all count; a reversal and a fill
+/// 40 days old do not; South's fills count for the owner and not for North's admin.
+async fn the_dashboard_sums_every_fill_in_scope(backend: Backend) {
+    use sqlx::Connection;
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let (_, me) = app.get("/v1/me", &owner).await;
+    let org = me["org_id"].as_str().expect("org").to_owned();
+    let credit = serde_json::json!({"amount": 1_000_000});
+    let path = format!("/v1/orgs/{org}/account/credits");
+    assert_eq!(app.post(&path, &app.operator().await, credit).await.0, StatusCode::OK);
+    let terminal = Terminal::register(&app).await;
+    let anna = app.anna().await;
+    let mut phone = Phone::new();
+    phone.enrol(&app, &anna).await;
+    phone.provision(&app, &anna, &app.north_card()).await;
+    let answer = terminal.authorize(&app, &phone.qr(0, 1, now_ms()), 5_000, false).await;
+    assert_eq!(answer["approved"], true, "{answer}");
+    let id = answer["authorization_id"].as_str().expect("id").to_owned();
+    let body = serde_json::json!({"amount": 4_000, "volume_ml": 22_000, "product": "diesel"});
+    let done = format!("/v1/terminal/authorizations/{id}/completion");
+    assert_eq!(terminal.send(&app, &done, &body).await.0, StatusCode::OK);
+
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&app.database_url()).await.expect("connect");
+    let forty_days_us: i64 = 40 * 86_400 * 1_000_000;
+    let copies = (0..250)
+        .map(|n| (n, "completed", app.north_card(), 0))
+        .chain((250..255).map(|n| (n, "completed", app.south_card(), 0)))
+        .chain([
+            (255, "reversed", app.north_card(), 0),
+            (256, "completed", app.north_card(), forty_days_us),
+        ]);
+    for (n, status, card, age_us) in copies {
+        sqlx::query(COPY_FILL_SQL)
+            // A valid UUID (the store parses ids): the fill's own with a new tail.
+            .bind(format!("{}{:012x}", &id[..24], 0xc0_ffee_0000_u64 + n))
+            .bind(card)
+            .bind(format!("copy-{n}"))
+            .bind(status)
+            .bind(age_us)
+            .bind(id.as_str())
+            .execute(&mut db)
+            .await
+            .expect("copy the fill");
+    }
+    let listed = app.get("/v1/authorizations?status=completed", &owner).await.1;
+    assert_eq!(listed.as_array().map(Vec::len), Some(200), "more than a listing returns: {listed}");
+
+    let spent = |who: &'static str| {
+        let app = &app;
+        async move {
+            let mut b = Browser::new(app);
+            b.login(who).await;
+            let dash = b.get("/console").await;
+            assert_eq!(dash.status, StatusCode::OK, "{}", dash.body);
+            let today = section(&dash.body, "id=\"spent-today\"").to_owned();
+            let month = section(&dash.body, "id=\"spent-month\"").to_owned();
+            (today, month)
+        }
+    };
+    // The real fill and 250 copies on North, 5 on South: 256 × 40.00 for the owner.
+    let (today, month) = spent("owner@demo-taxi.example").await;
+    assert!(today.contains("10240.00 EUR"), "{today}");
+    assert!(month.contains("10240.00 EUR"), "{month}");
+    let (today, _) = spent("admin.north@demo-taxi.example").await;
+    assert!(today.contains("10040.00 EUR"), "North only: {today}");
+}
+
+/// Copies a fill row under a new id, card, STAN and status, `$5` microseconds earlier.
+const COPY_FILL_SQL: &str = "INSERT INTO authorizations (id, org_id, card_id, token_id, \
+     terminal_id, station_id, stan, transmitted_at, request_hash, entry_mode, status, \
+     response_code, reason, requested_amount, approved_amount, approved_volume_ml, \
+     held_amount, final_amount, final_volume_ml, product, period_day, period_week, \
+     period_month, hold_expires_us, created_us, settled_us, response, trace, version) \
+     SELECT $1, org_id, $2, token_id, terminal_id, station_id, $3, transmitted_at, \
+     request_hash, entry_mode, $4, response_code, reason, requested_amount, approved_amount, \
+     approved_volume_ml, held_amount, CASE WHEN $4 = 'completed' THEN final_amount END, \
+     final_volume_ml, product, period_day, period_week, period_month, hold_expires_us, \
+     created_us - $5, settled_us, response, trace, version FROM authorizations WHERE id = $6";
 
 /// The markup of a dashboard panel: from `marker` to the panel's end.
 fn section<'b>(body: &'b str, marker: &str) -> &'b str {

@@ -130,6 +130,13 @@ pub struct AuthorizationFilter {
     pub to_us: Option<i64>,
 }
 
+/// The completed spend of one interval: `[start_us, start_us + bucket_us)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpendBucket {
+    pub start_us: i64,
+    pub amount_minor: i64,
+}
+
 /// One pre-authorization and what became of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthorizationRecord {
@@ -290,6 +297,14 @@ pub trait AuthorizerStore: Clone + Send + Sync + 'static {
         card: Option<CardId>,
         limit: i64,
     ) -> impl Future<Output = R<Vec<AuthorizationRecord>>> + Send;
+    /// The completed fills matching `filter` (whatever its status), their final amounts
+    /// summed per `bucket_us` interval counted from the epoch: every fill, no limit.
+    fn spend_buckets(
+        &self,
+        org: OrgId,
+        filter: &AuthorizationFilter,
+        bucket_us: i64,
+    ) -> impl Future<Output = R<Vec<SpendBucket>>> + Send;
     /// A fleet's fills matching `filter`, newest first, at most `limit`: one query, whatever
     /// the caller's scope.
     fn search_authorizations(

@@ -156,7 +156,7 @@ fn issue_form(f: &Frame, dir: &Directory, refused: Option<(&FormError, &CheckedF
             label { (lang.t("cards.group"))
                 select name="group_id" {
                     option value="" { (lang.t("cards.nobody")) }
-                    @for g in &dir.groups { option value=(g.id) selected[group == g.id.to_string()] { (g.name) } }
+                    @for g in super::pickable(&dir.groups, None) { option value=(g.id) selected[group == g.id.to_string()] { (g.name) } }
                 }
             }
             label { (lang.t("cards.driver"))

@@ -3,8 +3,10 @@
 //!
 //! Days are the fleet's days: "today", "this month" and the chart's dates are read in the
 //! org's time zone with the authorizer's own `local_time` (the function its limits and
-//! windows use). The sums are over the completed fills the API lists since the earlier of
-//! the chart's first day and the first of the month (at most `MAX_AUTHORIZATIONS` of them).
+//! windows use). The sums are over every completed fill in scope since the earlier of the
+//! chart's first day and the first of the month: the store sums them per quarter hour
+//! (`Authorizer::spend_buckets`), and each quarter hour lies within one local day because
+//! every zone's offset from UTC is a whole number of quarter hours.
 
 use super::{fills, html, see_other, PageResult};
 use crate::error::{OrPage, PageError};
@@ -12,7 +14,7 @@ use crate::i18n::Lang;
 use crate::money;
 use crate::session::Viewer;
 use crate::{Console, MOUNT};
-use authorizer::views::{AccountView, AuthorizationQuery, MAX_AUTHORIZATIONS};
+use authorizer::views::{AccountView, AuthorizationQuery};
 use axum::extract::State;
 use domain::{Currency, Role};
 use maud::{html, Markup};
@@ -21,6 +23,8 @@ use time::{Date, Duration, OffsetDateTime};
 const CHART_DAYS: i64 = 30;
 const LATEST_FILLS: i64 = 10;
 const LATEST_ALERTS: usize = 10;
+/// The store's sums are per quarter hour: the finest step of any zone's UTC offset.
+const SPEND_BUCKET_US: i64 = 15 * 60 * 1_000_000;
 
 pub async fn page(State(c): State<Console>, v: Viewer) -> PageResult {
     let f = &v.frame;
@@ -43,19 +47,18 @@ pub async fn page(State(c): State<Console>, v: Viewer) -> PageResult {
     // 14 hours); fills are then bucketed by their local day.
     let since = (first_day.min(month_start) - Duration::days(1)).midnight().assume_utc();
     let completed = AuthorizationQuery {
-        status: Some(store::AuthStatus::Completed),
         from_us: i64::try_from(since.unix_timestamp_nanos() / 1_000).ok(),
-        limit: Some(MAX_AUTHORIZATIONS),
         ..Default::default()
     };
-    let spent_fills = c.authorizer.search_authorizations(&v.who, &completed).await.or_page(f)?;
+    let buckets =
+        c.authorizer.spend_buckets(&v.who, &completed, SPEND_BUCKET_US).await.or_page(f)?;
     let latest_query = AuthorizationQuery { limit: Some(LATEST_FILLS), ..Default::default() };
     let latest = c.authorizer.search_authorizations(&v.who, &latest_query).await.or_page(f)?;
     let mut per_day = vec![0i64; usize::try_from(CHART_DAYS).unwrap_or(0)];
     let (mut spent_today, mut spent_month) = (0i64, 0i64);
-    for fill in &spent_fills {
-        let Some(day) = day_of(&fill.created_at, zone) else { continue };
-        let spent = fills::spent(fill);
+    for bucket in &buckets {
+        let Some(day) = day_of(bucket.start_us, zone) else { continue };
+        let spent = bucket.amount_minor;
         if day == today {
             spent_today += spent;
         }
@@ -135,9 +138,9 @@ fn account_panel(lang: Lang, account: Option<&AccountView>, cur: Currency) -> Ma
     }
 }
 
-/// The fleet's day of an API timestamp.
-fn day_of(rfc3339: &str, zone: &str) -> Option<Date> {
-    OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+/// The fleet's day of a time in unix microseconds.
+fn day_of(unix_us: i64, zone: &str) -> Option<Date> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_us) * 1_000)
         .ok()
         .map(|t| authorizer::local_time(t, zone).date())
 }

@@ -6,8 +6,8 @@
 
 use super::cards::{optional_id, status_label};
 use super::{
-    filter_form, form_error, html, matches_search, parse_id, query_param, see_other, status_badge,
-    with_status, PageResult, StateFilter,
+    filter_form, form_error, html, matches_search, parse_id, pickable, query_param, see_other,
+    status_badge, with_status, PageResult, StateFilter,
 };
 use crate::error::{FormError, Kind, OrPage, PageError};
 use crate::form::CheckedForm;
@@ -111,7 +111,7 @@ fn invite_form(
             label { (lang.t("cards.group"))
                 select #driver-group name="group_id" {
                     option value="" { (lang.t("cards.nobody")) }
-                    @for g in groups { option value=(g.id) selected[group == g.id.to_string()] { (g.name) } }
+                    @for g in pickable(groups, None) { option value=(g.id) selected[group == g.id.to_string()] { (g.name) } }
                 }
             }
             button #invite-driver type="submit" { (lang.t("drivers.invite.submit")) }
@@ -228,7 +228,7 @@ async fn render_page(
                                 // Blank keeps the driver where they are (the service cannot
                                 // move a driver out of every depot).
                                 @if user.group_id.is_none() { option value="" selected { (lang.t("cards.nobody")) } }
-                                @for g in &groups {
+                                @for g in pickable(&groups, user.group_id) {
                                     option value=(g.id) selected[user.group_id == Some(g.id)] { (g.name) }
                                 }
                             }

@@ -16,15 +16,6 @@ pub fn amount_of(fill: &AuthorizationView) -> i64 {
     })
 }
 
-/// Money actually spent: completed fills only (holds are shown as "held").
-pub fn spent(fill: &AuthorizationView) -> i64 {
-    if fill.status == "completed" {
-        fill.final_amount.unwrap_or(0)
-    } else {
-        0
-    }
-}
-
 /// `currency` is `None` where the viewer cannot read the fleet's currency (analysts):
 /// amounts are then shown in minor units, said so.
 pub fn table(

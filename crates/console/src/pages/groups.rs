@@ -1,12 +1,13 @@
-//! Depots (groups): the list (search by name) with the create form, a page per depot with
-//! the rename form and its drivers and vehicles. The same service methods as `/v1/groups`
-//! (`list_groups`, `create_group`, `update_group`). The service has no way to deactivate a
-//! group, so the page says so rather than offering a button.
+//! Depots (groups): the list (search by name, active / deactivated filter) with the create
+//! form, a page per depot with the rename form, the deactivate button and its drivers and
+//! vehicles. The same service methods as `/v1/groups` (`list_groups`, `create_group`,
+//! `update_group`, `deactivate_group`). A depot that still holds anything is refused
+//! (409 GROUP_NOT_EMPTY, naming what is left) and the refusal is shown beside the button.
 
 use super::cards::optional_id;
 use super::{
-    filter_form, form_error, html, matches_search, parse_id, query_param, see_other, status_badge,
-    with_status, PageResult,
+    filter_form, form_error, html, matches_search, parse_id, pickable, query_param, see_other,
+    status_badge, with_status, PageResult, StateFilter,
 };
 use crate::error::{FormError, Kind, OrPage, PageError};
 use crate::form::CheckedForm;
@@ -33,12 +34,16 @@ async fn render_list(
     let f = &v.frame;
     let lang = f.lang;
     let search = query_param(query, "q").map(|s| s.to_lowercase());
+    let state = StateFilter::parse(f, query_param(query, "state").as_deref())?;
     let groups = c.issuing.list_groups(&v.who).await.or_page(f)?;
     let name_of = |id: Option<GroupId>| {
         id.and_then(|p| groups.iter().find(|g| g.id == p)).map(|g| g.name.as_str())
     };
-    let shown: Vec<&GroupView> =
-        groups.iter().filter(|g| matches_search(search.as_deref(), &[&g.name])).collect();
+    let shown: Vec<&GroupView> = groups
+        .iter()
+        .filter(|g| state.keeps(g.status))
+        .filter(|g| matches_search(search.as_deref(), &[&g.name]))
+        .collect();
     let path = format!("{MOUNT}/groups");
     let typed_name = typed.and_then(|t| t.get("name")).unwrap_or_default();
     let typed_parent = typed.and_then(|t| t.get("parent_id")).unwrap_or_default();
@@ -48,7 +53,7 @@ async fn render_list(
         html! {
             h1 { (lang.t("groups.title")) }
             section {
-                (filter_form(f, &path, "groups", search.as_deref(), None))
+                (filter_form(f, &path, "groups", search.as_deref(), Some(state)))
                 div.scroll #groups {
                     @if shown.is_empty() { p.muted { (lang.t("dir.none")) } }
                     @else {
@@ -57,6 +62,7 @@ async fn render_list(
                                 th { (lang.t("dir.name")) }
                                 th { (lang.t("groups.parent")) }
                                 th { (lang.t("dir.created")) }
+                                th { (lang.t("cards.status")) }
                             } }
                             tbody {
                                 @for g in &shown {
@@ -64,6 +70,7 @@ async fn render_list(
                                         td { a href={ (MOUNT) "/groups/" (g.id) } { (g.name) } }
                                         td { (name_of(g.parent_id).unwrap_or("—")) }
                                         td { (super::short_time(&g.created_at)) }
+                                        td { (status_badge(lang, g.status)) }
                                     }
                                 }
                             }
@@ -81,7 +88,7 @@ async fn render_list(
                     label { (lang.t("groups.parent"))
                         select #group-parent name="parent_id" {
                             @if v.who.role == Role::Owner { option value="" { (lang.t("groups.top")) } }
-                            @for g in &groups { option value=(g.id) selected[typed_parent == g.id.to_string()] { (g.name) } }
+                            @for g in pickable(&groups, None) { option value=(g.id) selected[typed_parent == g.id.to_string()] { (g.name) } }
                         }
                     }
                     button #create-group type="submit" { (lang.t("groups.create.submit")) }
@@ -120,15 +127,17 @@ async fn group(c: &Console, v: &Viewer, raw: &str) -> Result<GroupView, PageErro
 
 pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
     let g = group(&c, &v, &raw).await?;
-    render_page(&c, &v, &g, None).await
+    render_page(&c, &v, &g, Refused::None).await
 }
 
-async fn render_page(
-    c: &Console,
-    v: &Viewer,
-    g: &GroupView,
-    error: Option<&FormError>,
-) -> PageResult {
+/// Which of the page's two forms a refusal belongs to, so it is shown where it was made.
+enum Refused<'a> {
+    None,
+    Rename(&'a FormError),
+    Deactivate(&'a FormError),
+}
+
+async fn render_page(c: &Console, v: &Viewer, g: &GroupView, refused: Refused<'_>) -> PageResult {
     let f = &v.frame;
     let lang = f.lang;
     let drivers = c.issuing.list_users(&v.who, Some(Role::Driver)).await.or_page(f)?;
@@ -136,17 +145,22 @@ async fn render_page(
     let vehicles = c.issuing.list_vehicles(&v.who).await.or_page(f)?;
     let vehicles: Vec<_> = vehicles.iter().filter(|x| x.group_id == Some(g.id)).collect();
     let action = format!("{MOUNT}/groups/{}", g.id);
+    let (rename_error, deactivate_error) = match refused {
+        Refused::None => (None, None),
+        Refused::Rename(e) => (Some(e), None),
+        Refused::Deactivate(e) => (None, Some(e)),
+    };
     Ok(html(
         f,
         lang.t("group.title"),
         html! {
-            h1 { (lang.t("group.title")) " " span #group-name-shown { (g.name) } }
+            h1 { (lang.t("group.title")) " " span #group-name-shown { (g.name) } " " (status_badge(lang, g.status)) }
             div.grid {
                 section #edit {
                     h2 { (lang.t("groups.rename")) }
                     form.stack method="post" action=(action) {
                         (csrf_field(f))
-                        (form_error(error))
+                        (form_error(rename_error))
                         label { (lang.t("dir.name"))
                             input #edit-name name="name" required maxlength="200" value=(g.name); }
                         button #save-group type="submit" { (lang.t("dir.save")) }
@@ -154,7 +168,15 @@ async fn render_page(
                 }
                 section #deactivate {
                     h2 { (lang.t("dir.deactivate")) }
-                    p.muted #no-group-deactivation { (lang.t("group.no_deactivate")) }
+                    @if g.status == "deactivated" { p.muted { (lang.t("group.deactivated")) } }
+                    @else {
+                        form.stack method="post" action={ (action) "/deactivate" } {
+                            (csrf_field(f))
+                            (form_error(deactivate_error))
+                            p.muted { (lang.t("group.deactivate.hint")) }
+                            button.danger #deactivate-group type="submit" { (lang.t("dir.deactivate")) }
+                        }
+                    }
                 }
             }
             div.grid {
@@ -199,7 +221,26 @@ pub async fn update(
         Ok(_) => Ok(see_other(&format!("{MOUNT}/groups/{}", g.id))),
         Err(e) => {
             let error = e.into_inline()?;
-            Ok(with_status(error.status, render_page(&c, &v, &g, Some(&error)).await?))
+            Ok(with_status(error.status, render_page(&c, &v, &g, Refused::Rename(&error)).await?))
+        }
+    }
+}
+
+/// Deactivates the depot when it holds nothing: it then takes no new drivers, vehicles,
+/// cards or child depots, and leaves the pickers.
+pub async fn deactivate(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    _form: CheckedForm,
+) -> PageResult {
+    let g = group(&c, &v, &raw).await?;
+    match c.issuing.deactivate_group(&v.who, g.id).await.or_page(&v.frame) {
+        Ok(_) => Ok(see_other(&format!("{MOUNT}/groups/{}", g.id))),
+        Err(e) => {
+            let error = e.into_inline()?;
+            let page = render_page(&c, &v, &g, Refused::Deactivate(&error)).await?;
+            Ok(with_status(error.status, page))
         }
     }
 }

@@ -149,6 +149,16 @@ fn state_key(s: StateFilter) -> &'static str {
     }
 }
 
+/// The depots a picker offers: the active ones, plus `current` (where the object is now),
+/// so an edit form still names a deactivated depot the object sits in. A deactivated depot
+/// takes nothing new; offering it would only lead to a GROUP_DEACTIVATED refusal.
+pub fn pickable(
+    groups: &[issuing::views::GroupView],
+    current: Option<domain::GroupId>,
+) -> impl Iterator<Item = &issuing::views::GroupView> {
+    groups.iter().filter(move |g| g.status == "active" || Some(g.id) == current)
+}
+
 /// A user's or vehicle's status as a badge (`invited`, `active`, `deactivated`).
 pub fn status_badge(lang: crate::i18n::Lang, status: &str) -> Markup {
     let text = match status {

@@ -69,7 +69,9 @@ fn fields(f: &Frame, groups: &[GroupView], values: Option<&Values>, blank_group:
         label { (lang.t("cards.group"))
             select #vehicle-group name="group_id" {
                 @if blank_group { option value="" { (lang.t("cards.nobody")) } }
-                @for g in groups { option value=(g.id) selected[group == g.id.to_string()] { (g.name) } }
+                @for g in groups.iter().filter(|g| g.status == "active" || group == g.id.to_string()) {
+                    option value=(g.id) selected[group == g.id.to_string()] { (g.name) }
+                }
             }
         }
         fieldset.products {

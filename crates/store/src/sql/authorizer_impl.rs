@@ -27,6 +27,47 @@ const AUTH_COLS: &str = "id, org_id, card_id, token_id, terminal_id, station_id,
      period_day, period_week, period_month, hold_expires_us, created_us, settled_us, response, \
      trace, version";
 
+/// The WHERE clause of an [`AuthorizationFilter`] over `authorizations a`, parameters
+/// `$1`..`$10` bound by [`bind_filter`]. Driver and vehicle match the binding the card had
+/// when the fill was made.
+fn filter_where() -> String {
+    let bound_to = |col: &str, n: u8| {
+        format!(
+            "(${n} = '' OR EXISTS (SELECT 1 FROM card_bindings b WHERE b.org_id = a.org_id \
+             AND b.card_id = a.card_id AND b.{col} = ${n} AND b.bound_us <= a.created_us \
+             AND (b.unbound_us IS NULL OR b.unbound_us > a.created_us)))"
+        )
+    };
+    format!(
+        "a.org_id = $1 \
+         AND ($2 = '' OR a.card_id IN (SELECT c.id FROM cards c JOIN groups g \
+              ON g.id = c.group_id WHERE c.org_id = $1 AND g.path LIKE $2 || '%')) \
+         AND ($3 = '' OR a.card_id IN (SELECT c.id FROM cards c \
+              WHERE c.org_id = $1 AND c.driver_id = $3)) \
+         AND ($4 = '' OR a.card_id = $4) AND ($5 = '' OR a.status = $5) \
+         AND {} AND {} AND ($8 = '' OR a.station_id = $8) \
+         AND a.created_us >= $9 AND a.created_us < $10",
+        bound_to("driver_id", 6),
+        bound_to("vehicle_id", 7),
+    )
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_filter<'q>(q: AnyQuery<'q>, org: OrgId, f: &AuthorizationFilter) -> AnyQuery<'q> {
+    let text = |id: Option<String>| id.unwrap_or_default();
+    q.bind(id_str(org))
+        .bind(f.group_path.clone().unwrap_or_default())
+        .bind(text(f.card_holder.map(id_str)))
+        .bind(text(f.card_id.map(id_str)))
+        .bind(f.status.map_or("", |s| s.as_str()))
+        .bind(text(f.driver_id.map(id_str)))
+        .bind(text(f.vehicle_id.map(id_str)))
+        .bind(text(f.station_id.map(id_str)))
+        .bind(f.from_us.unwrap_or(i64::MIN))
+        .bind(f.to_us.unwrap_or(i64::MAX))
+}
+
 fn authorization(row: &AnyRow) -> R<AuthorizationRecord> {
     let status = row.text("status")?;
     Ok(AuthorizationRecord {
@@ -388,50 +429,55 @@ impl SqlStore {
 
     /// One query for any scope and filter: every condition is always present and matches
     /// all when its parameter is empty (`''`) or at its bound, so the SQL text is fixed.
-    /// Driver and vehicle match the binding the card had when the fill was made.
     pub(super) async fn search_authorizations_impl(
         &self,
         org: OrgId,
         f: &AuthorizationFilter,
         limit: i64,
     ) -> R<Vec<AuthorizationRecord>> {
-        let bound_to = |col: &str, n: u8| {
-            format!(
-                "(${n} = '' OR EXISTS (SELECT 1 FROM card_bindings b WHERE b.org_id = a.org_id \
-                 AND b.card_id = a.card_id AND b.{col} = ${n} AND b.bound_us <= a.created_us \
-                 AND (b.unbound_us IS NULL OR b.unbound_us > a.created_us)))"
-            )
-        };
         let sql = format!(
-            "SELECT {AUTH_COLS} FROM authorizations a WHERE a.org_id = $1 \
-             AND ($2 = '' OR a.card_id IN (SELECT c.id FROM cards c JOIN groups g \
-                  ON g.id = c.group_id WHERE c.org_id = $1 AND g.path LIKE $2 || '%')) \
-             AND ($3 = '' OR a.card_id IN (SELECT c.id FROM cards c \
-                  WHERE c.org_id = $1 AND c.driver_id = $3)) \
-             AND ($4 = '' OR a.card_id = $4) AND ($5 = '' OR a.status = $5) \
-             AND {} AND {} AND ($8 = '' OR a.station_id = $8) \
-             AND a.created_us >= $9 AND a.created_us < $10 \
+            "SELECT {AUTH_COLS} FROM authorizations a WHERE {} \
              ORDER BY a.created_us DESC, a.id DESC LIMIT $11",
-            bound_to("driver_id", 6),
-            bound_to("vehicle_id", 7),
+            filter_where()
         );
-        let text = |id: Option<String>| id.unwrap_or_default();
-        sqlx::query(&sql)
-            .bind(id_str(org))
-            .bind(f.group_path.clone().unwrap_or_default())
-            .bind(text(f.card_holder.map(id_str)))
-            .bind(text(f.card_id.map(id_str)))
-            .bind(f.status.map_or("", |s| s.as_str()))
-            .bind(text(f.driver_id.map(id_str)))
-            .bind(text(f.vehicle_id.map(id_str)))
-            .bind(text(f.station_id.map(id_str)))
-            .bind(f.from_us.unwrap_or(i64::MIN))
-            .bind(f.to_us.unwrap_or(i64::MAX))
+        bind_filter(sqlx::query(&sql), org, f)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(authorization)
+            .collect()
+    }
+
+    /// Completed fills' final amounts summed per `bucket_us`-long interval (counted from the
+    /// epoch), within the same filter as the search (its status is ignored). Every row is
+    /// summed: no limit, one row per non-empty bucket.
+    pub(super) async fn spend_buckets_impl(
+        &self,
+        org: OrgId,
+        f: &AuthorizationFilter,
+        bucket_us: i64,
+    ) -> R<Vec<SpendBucket>> {
+        assert!(bucket_us > 0, "bucket_us must be positive");
+        let completed = AuthorizationFilter { status: Some(AuthStatus::Completed), ..f.clone() };
+        let sql = format!(
+            "SELECT a.created_us / $11 AS bucket, \
+             CAST(SUM(COALESCE(a.final_amount, 0)) AS BIGINT) AS amount \
+             FROM authorizations a WHERE {} GROUP BY bucket ORDER BY bucket",
+            filter_where()
+        );
+        let rows = bind_filter(sqlx::query(&sql), org, &completed)
+            .bind(bucket_us)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let bucket = row.int("bucket")?;
+                let start_us = bucket.checked_mul(bucket_us).ok_or_else(|| {
+                    StoreError::Corrupt(format!("spend bucket {bucket} out of range"))
+                })?;
+                Ok(SpendBucket { start_us, amount_minor: row.int("amount")? })
+            })
             .collect()
     }
 
@@ -996,6 +1042,14 @@ impl AuthorizerStore for SqlStore {
         limit: i64,
     ) -> R<Vec<AuthorizationRecord>> {
         self.search_authorizations_impl(org, filter, limit).await
+    }
+    async fn spend_buckets(
+        &self,
+        org: OrgId,
+        filter: &AuthorizationFilter,
+        bucket_us: i64,
+    ) -> R<Vec<SpendBucket>> {
+        self.spend_buckets_impl(org, filter, bucket_us).await
     }
     async fn card_usage(&self, card: CardId, periods: &[String; 3]) -> R<PeriodUsage> {
         self.card_usage_impl(card, periods).await
