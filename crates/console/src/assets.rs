@@ -6,10 +6,10 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 pub const HTMX_FILE: &str = "htmx-2.0.11.min.js";
-pub const CSS_FILE: &str = "console-2.css";
+pub const CSS_FILE: &str = "console-3.css";
 
 const HTMX: &str = include_str!("../assets/htmx-2.0.11.min.js");
-const CSS: &str = include_str!("../assets/console-2.css");
+const CSS: &str = include_str!("../assets/console-3.css");
 const CACHE_FOR_A_YEAR: &str = "public, max-age=31536000, immutable";
 
 pub async fn htmx() -> impl IntoResponse {

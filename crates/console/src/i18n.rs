@@ -150,6 +150,17 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Суммы в основных единицах (например 300.00), объёмы в литрах (например 60 или 60.5); пусто — без лимита на уровне карты.",
     ),
     ("card.limits.submit", "Save limits", "Сохранить лимиты"),
+    ("level.limits", "Own limits", "Собственные лимиты"),
+    (
+        "level.limits.locked",
+        "Your own depot's limits are set by the fleet owner; you can tighten them on its drivers, vehicles, cards and child depots.",
+        "Лимиты вашего депо устанавливает владелец автопарка; вы можете ужесточить их для водителей, машин, карт и вложенных депо.",
+    ),
+    (
+        "level.limits.hint",
+        "They bind every card under this level, together with the other levels' limits (the tightest applies). Amounts in major units (e.g. 300.00), volumes in litres (e.g. 60 or 60.5); leave empty for no limit at this level.",
+        "Действуют на все карты этого уровня вместе с лимитами других уровней (применяется самый строгий). Суммы в основных единицах (например 300.00), объёмы в литрах (например 60 или 60.5); пусто — без лимита на этом уровне.",
+    ),
     ("card.fills", "Recent fills", "Последние заправки"),
     ("card.timeline", "Audit timeline", "Журнал действий"),
     ("limit.per_authorization", "Per fill, amount", "За заправку, сумма"),

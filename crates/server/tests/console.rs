@@ -33,6 +33,7 @@ both_backends!(
     the_language_follows_the_user_to_another_browser,
     the_dashboard_counts_the_fleets_days,
     the_dashboard_sums_every_fill_in_scope,
+    limits_at_driver_vehicle_and_depot_level,
     the_card_time_windows_form,
     an_impossible_travel_alert_shows_both_stations_distance_and_speed,
 );
@@ -1259,6 +1260,133 @@ async fn the_dashboard_sums_every_fill_in_scope(backend: Backend) {
     assert!(month.contains("10240.00 EUR"), "{month}");
     let (today, _) = spent("admin.north@demo-taxi.example").await;
     assert!(today.contains("10040.00 EUR"), "North only: {today}");
+}
+
+/// The driver, vehicle and depot pages edit that level's own limits (counts per week and
+/// month included), keep what the form does not show, and the card page names the level
+/// each effective limit comes from.
+async fn limits_at_driver_vehicle_and_depot_level(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let owner = app.owner().await;
+    let card = app.north_card();
+    let (_, api) = app.get(&format!("/v1/cards/{card}"), &owner).await;
+    let field = |name: &str| api[name].as_str().expect(name).to_owned();
+    let (driver, group) = (field("driver_id"), field("group_id"));
+    let (_, vehicles) = app.get("/v1/vehicles", &owner).await;
+    let vehicle = vehicles
+        .as_array()
+        .expect("vehicles")
+        .iter()
+        .find(|x| x["plate"] == "B-TX 101")
+        .expect("north vehicle")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // A product restriction set through the API at depot level survives the form.
+    let products = serde_json::json!({"allowed_products": ["diesel", "adblue"]});
+    let (status, body) = app.put(&format!("/v1/groups/{group}/controls"), &owner, products).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let mut b = Browser::new(&app);
+    b.login("admin.north@demo-taxi.example").await;
+    let levels = [("drivers", &driver), ("vehicles", &vehicle), ("groups", &group)];
+    for (kind, id) in levels {
+        let page = b.get(&format!("/console/{kind}/{id}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{kind}: {}", page.body);
+        assert!(page.body.contains(&format!("action=\"/console/{kind}/{id}/limits\"")), "{kind}");
+        assert!(page.body.contains("name=\"weekly_count\""), "{kind}: weekly count editable");
+    }
+    let saved = b
+        .post(
+            &format!("/console/drivers/{driver}/limits"),
+            &[
+                ("daily", "120.50"),
+                ("weekly_count", "9"),
+                ("monthly_count", "30"),
+                ("daily_litres", "80.5"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let saved = b
+        .post(&format!("/console/vehicles/{vehicle}/limits"), &[("per_authorization", "70")])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    // North is the admin's own depot: the owner caps it, so the admin sees it read-only.
+    let own_depot = b.get(&format!("/console/groups/{group}")).await;
+    assert!(own_depot.body.contains("limits-locked") && !own_depot.body.contains("save-limits"));
+    let mut o = Browser::new(&app);
+    o.login("owner@demo-taxi.example").await;
+    let saved = o.post(&format!("/console/groups/{group}/limits"), &[("monthly", "5000")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+
+    let (_, d) = app.get(&format!("/v1/drivers/{driver}/controls"), &owner).await;
+    let d = &d["controls"];
+    assert_eq!(
+        (d["daily"]["amount"].as_i64(), d["daily"]["volume_ml"].as_i64()),
+        (Some(12_050), Some(80_500))
+    );
+    assert_eq!(
+        (d["weekly"]["count"].as_i64(), d["monthly"]["count"].as_i64()),
+        (Some(9), Some(30))
+    );
+    assert!(d["weekly"]["amount"].is_null() && d["per_authorization"].is_null(), "{d}");
+    let (_, x) = app.get(&format!("/v1/vehicles/{vehicle}/controls"), &owner).await;
+    assert_eq!(x["controls"]["per_authorization"]["amount"], 7_000);
+    let (_, g) = app.get(&format!("/v1/groups/{group}/controls"), &owner).await;
+    assert_eq!(g["controls"]["monthly"]["amount"], 500_000);
+    assert_eq!(g["controls"]["allowed_products"], serde_json::json!(["diesel", "adblue"]), "kept");
+
+    // The forms show what is stored; the card page says where each limit comes from.
+    let page = b.get(&format!("/console/drivers/{driver}")).await;
+    assert_eq!(attr_after(&page.body, "id=\"limit-daily\"", "value"), "120.50");
+    assert_eq!(attr_after(&page.body, "id=\"limit-weekly-count\"", "value"), "9");
+    let (_, eff) = app.get(&format!("/v1/cards/{card}/controls/effective"), &owner).await;
+    assert_eq!(eff["effective"]["daily"]["amount"]["value"], 12_050, "{eff}");
+    let card_page = b.get(&format!("/console/cards/{card}")).await;
+    let controls = &card_page.body[card_page.body.find("id=\"controls\"").expect("controls")..];
+    let controls = &controls[..controls.find("</section>").expect("end")];
+    assert!(
+        controls.contains("120.50 EUR") && controls.contains("driver · Anna Driver"),
+        "{controls}"
+    );
+    assert!(
+        controls.contains("70.00 EUR") && controls.contains("vehicle · B-TX 101"),
+        "{controls}"
+    );
+    assert!(
+        controls.contains("5000.00 EUR") && controls.contains("group · North depot"),
+        "{controls}"
+    );
+
+    // A bad value is refused next to the limits form, typed values kept, nothing saved.
+    let bad = b
+        .post(
+            &format!("/console/drivers/{driver}/limits"),
+            &[("daily", "1.234"), ("weekly_count", "x")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    let panel = &bad.body[bad.body.find("id=\"limits\"").expect("limits panel")..];
+    assert!(panel[..panel.find("</section>").expect("end")].contains("form-error"), "{panel}");
+    assert_eq!(attr_after(&bad.body, "id=\"limit-daily\"", "value"), "1.234");
+    let (_, d) = app.get(&format!("/v1/drivers/{driver}/controls"), &owner).await;
+    assert_eq!(d["controls"]["daily"]["amount"], 12_050);
+
+    // Another depot's levels are the 404 page; no CSRF token, no change.
+    let south = app.group_id("South depot").await;
+    let boris = app.user_id_by_email("boris@demo-taxi.example").await;
+    for path in
+        [format!("/console/groups/{south}/limits"), format!("/console/drivers/{boris}/limits")]
+    {
+        assert_eq!(b.post(&path, &[("daily", "1")]).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (_, s) = app.get(&format!("/v1/groups/{south}/controls"), &owner).await;
+    assert!(s["controls"]["daily"].is_null(), "{s}");
+    let forged = b
+        .send(Method::POST, &format!("/console/groups/{group}/limits"), Some(&[("monthly", "1")]))
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
 
 /// Copies a fill row under a new id, card, STAN and status, `$5` microseconds earlier.

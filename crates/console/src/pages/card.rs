@@ -3,7 +3,9 @@
 //! bind / re-bind, change status with a reason, change the card's limits.
 
 use super::cards::{optional_id, status_label, Directory};
-use super::{fills, form_error, html, parse_id, see_other, short_time, with_status, PageResult};
+use super::{
+    fills, form_error, html, limits, parse_id, see_other, short_time, with_status, PageResult,
+};
 use crate::error::{FormError, OrPage, PageError};
 use crate::form::CheckedForm;
 use crate::i18n::Lang;
@@ -15,8 +17,7 @@ use authorizer::views::AuthorizationQuery;
 use authorizer::LimitsLeft;
 use axum::extract::{Path, State};
 use domain::controls::{
-    ClockTime, Controls, Level, LevelRef, PerAuthorization, PeriodLimits, Sourced, TimeWindow,
-    Weekday, MAX_TIME_WINDOWS,
+    ClockTime, Controls, Level, LevelRef, Sourced, TimeWindow, Weekday, MAX_TIME_WINDOWS,
 };
 use domain::{CardId, CardStatus, Currency, Product};
 use issuing::views::{CardView, EffectiveControlsView, EventView};
@@ -115,7 +116,7 @@ async fn render(
                 (limits_left(lang, &left))
             }
             div.grid {
-                section #limits { h2 { (lang.t("card.limits")) } (limits_form(f, &card, &own.controls, cur, on(CardForm::Limits))) }
+                section #limits { h2 { (lang.t("card.limits")) } (limits::form(f, &format!("{MOUNT}/cards/{}/limits", card.id), &own.controls, cur, lang.t("card.limits.hint"), on(CardForm::Limits))) }
                 section #restrictions { h2 { (lang.t("card.restrictions")) } (restrictions_form(f, &card, &own.controls, on(CardForm::Restrictions))) }
                 section #windows { h2 { (lang.t("card.windows")) } (windows_form(f, &card, &own.controls, on(CardForm::Windows))) }
                 section { h2 { (lang.t("card.binding")) } (binding_form(f, &card, &dir, on(CardForm::Binding).map(|r| r.0))) }
@@ -258,63 +259,6 @@ fn limits_left(lang: Lang, left: &LimitsLeft) -> Markup {
                     }
                 }
             }
-        }
-    }
-}
-
-fn limits_form(
-    f: &Frame,
-    card: &CardView,
-    own: &Controls,
-    cur: Currency,
-    refused: Option<(&FormError, &CheckedForm)>,
-) -> Markup {
-    let (error, typed) = (refused.map(|r| r.0), refused.map(|r| r.1));
-    let lang = f.lang;
-    let digits = cur.minor_digits();
-    let stored = |v: Option<i64>| v.map(|m| money::input_value(m, digits)).unwrap_or_default();
-    // After a refusal the form shows what was typed, so nothing has to be typed again.
-    let value = |name: &str, v: Option<i64>| match typed {
-        Some(t) => t.get(name).unwrap_or_default().to_owned(),
-        None => stored(v),
-    };
-    let stored_litres = |v: Option<i64>| v.map(|ml| money::input_value(ml, 3)).unwrap_or_default();
-    let litres = |name: &str, v: Option<i64>| match typed {
-        Some(t) => t.get(name).unwrap_or_default().to_owned(),
-        None => stored_litres(v),
-    };
-    let per = own.per_authorization.unwrap_or_default();
-    let daily = own.daily.unwrap_or_default();
-    let weekly = own.weekly.unwrap_or_default();
-    let monthly = own.monthly.unwrap_or_default();
-    let count = match typed {
-        Some(t) => t.get("daily_count").unwrap_or_default().to_owned(),
-        None => daily.count.map(|c| c.to_string()).unwrap_or_default(),
-    };
-    html! {
-        form.stack method="post" action={ (MOUNT) "/cards/" (card.id) "/limits" } {
-            (csrf_field(f))
-            (form_error(error))
-            p.muted { (lang.t("card.limits.hint")) " (" (cur) ")" }
-            label { (lang.t("limit.per_authorization"))
-                input #limit-per-authorization name="per_authorization" inputmode="decimal" value=(value("per_authorization", per.amount)); }
-            label { (lang.t("limit.daily"))
-                input #limit-daily name="daily" inputmode="decimal" value=(value("daily", daily.amount)); }
-            label { (lang.t("limit.daily_count"))
-                input #limit-daily-count name="daily_count" inputmode="numeric" value=(count); }
-            label { (lang.t("limit.weekly"))
-                input #limit-weekly name="weekly" inputmode="decimal" value=(value("weekly", weekly.amount)); }
-            label { (lang.t("limit.monthly"))
-                input #limit-monthly name="monthly" inputmode="decimal" value=(value("monthly", monthly.amount)); }
-            label { (lang.t("limit.per_authorization_litres"))
-                input #limit-per-authorization-litres name="per_authorization_litres" inputmode="decimal" value=(litres("per_authorization_litres", per.volume_ml)); }
-            label { (lang.t("limit.daily_litres"))
-                input #limit-daily-litres name="daily_litres" inputmode="decimal" value=(litres("daily_litres", daily.volume_ml)); }
-            label { (lang.t("limit.weekly_litres"))
-                input #limit-weekly-litres name="weekly_litres" inputmode="decimal" value=(litres("weekly_litres", weekly.volume_ml)); }
-            label { (lang.t("limit.monthly_litres"))
-                input #limit-monthly-litres name="monthly_litres" inputmode="decimal" value=(litres("monthly_litres", monthly.volume_ml)); }
-            button #save-limits type="submit" { (lang.t("card.limits.submit")) }
         }
     }
 }
@@ -535,8 +479,8 @@ pub async fn change_status(
     }
 }
 
-/// Sets the amount and count limits the form shows on the card's own controls, keeping
-/// everything else the card level already sets (products, stations, windows, volumes).
+/// Sets the amounts, volumes and counts the form shows on the card's own controls, keeping
+/// everything else the card level already sets (products, stations, windows).
 pub async fn set_limits(
     State(c): State<Console>,
     v: Viewer,
@@ -544,64 +488,15 @@ pub async fn set_limits(
     form: CheckedForm,
 ) -> PageResult {
     let id: CardId = parse_id(&v.frame, &raw)?;
-    match save_limits(&c, &v, id, &form).await {
+    let saved = async {
+        let cur = c.issuing.effective_controls(&v.who, id).await.or_page(&v.frame)?.currency;
+        limits::save(&c, &v, SubjectRef { level: Level::Card, id: id.0 }, cur, &form).await
+    };
+    match saved.await {
         Ok(()) => Ok(see_other(&format!("{MOUNT}/cards/{id}"))),
         // A refused value is shown next to the form, on the card page itself.
         Err(e) => inline(&c, &v, id, CardForm::Limits, e, &form).await,
     }
-}
-
-async fn save_limits(
-    c: &Console,
-    v: &Viewer,
-    id: CardId,
-    form: &CheckedForm,
-) -> Result<(), PageError> {
-    let f = &v.frame;
-    let subject = SubjectRef { level: Level::Card, id: id.0 };
-    let effective = c.issuing.effective_controls(&v.who, id).await.or_page(f)?;
-    let digits = effective.currency.minor_digits();
-    let mut controls = c.issuing.get_controls(&v.who, subject).await.or_page(f)?.controls;
-    let amount = |name: &str| -> Result<Option<i64>, PageError> {
-        money::parse(form.get(name).unwrap_or_default(), digits)
-            .map_err(|e| PageError::refused(f, format!("{name}: not a valid amount ({e:?})")))
-    };
-    let count = form
-        .get("daily_count")
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| PageError::refused(f, "daily_count: must be a whole number"))
-        })
-        .transpose()?;
-    // Volumes are typed in litres (up to three decimals) and kept in whole millilitres.
-    let litres = |name: &str| -> Result<Option<i64>, PageError> {
-        money::parse(form.get(name).unwrap_or_default(), 3).map_err(|e| {
-            PageError::refused(f, format!("{name}: not a valid number of litres ({e:?})"))
-        })
-    };
-    let per = PerAuthorization {
-        amount: amount("per_authorization")?,
-        volume_ml: litres("per_authorization_litres")?,
-    };
-    controls.per_authorization = non_empty_per(per);
-    let period = |money: &str, volume: &str, count: Option<i64>| -> Result<_, PageError> {
-        Ok(non_empty(PeriodLimits { amount: amount(money)?, volume_ml: litres(volume)?, count }))
-    };
-    controls.daily = period("daily", "daily_litres", count)?;
-    // The form edits the daily count only; a weekly or monthly count set through the API
-    // is kept.
-    controls.weekly = period("weekly", "weekly_litres", controls.weekly.and_then(|w| w.count))?;
-    controls.monthly = period("monthly", "monthly_litres", controls.monthly.and_then(|m| m.count))?;
-    c.issuing.set_controls(&v.who, subject, controls).await.or_page(f)?;
-    Ok(())
-}
-
-fn non_empty(p: PeriodLimits) -> Option<PeriodLimits> {
-    (p != PeriodLimits::default()).then_some(p)
-}
-
-fn non_empty_per(p: PerAuthorization) -> Option<PerAuthorization> {
-    (p != PerAuthorization::default()).then_some(p)
 }
 
 /// Station ids typed separated by commas, spaces or new lines; none is `None`.

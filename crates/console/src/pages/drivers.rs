@@ -1,13 +1,14 @@
 //! Drivers: the list (search, active / deactivated filter) with the invite form, a page per
-//! driver with the edit form, the cards bound to them and the deactivate button. The same
+//! driver with the edit form, the driver's own limits, the cards bound to them and the
+//! deactivate button. The same
 //! service methods as `/v1/users` (`list_users`, `create_user` with the driver role,
 //! `update_user`, `deactivate_user`), so an admin sees and changes their depots' drivers
 //! only.
 
 use super::cards::{optional_id, status_label};
 use super::{
-    filter_form, form_error, html, matches_search, parse_id, pickable, query_param, see_other,
-    status_badge, with_status, PageResult, StateFilter,
+    filter_form, form_error, html, limits, matches_search, parse_id, pickable, query_param,
+    see_other, status_badge, with_status, PageResult, Refused, StateFilter,
 };
 use crate::error::{FormError, Kind, OrPage, PageError};
 use crate::form::CheckedForm;
@@ -17,9 +18,10 @@ use crate::{Console, MOUNT};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::IntoResponse;
+use domain::controls::Level;
 use domain::{Role, UserId};
 use issuing::views::{GroupView, InvitedUserView, UserView};
-use issuing::{CreateUser, UpdateUser};
+use issuing::{CreateUser, SubjectRef, UpdateUser};
 use maud::{html, Markup};
 use std::collections::HashMap;
 
@@ -188,15 +190,10 @@ async fn driver(c: &Console, v: &Viewer, raw: &str) -> Result<UserView, PageErro
 
 pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
     let user = driver(&c, &v, &raw).await?;
-    render_page(&c, &v, &user, None).await
+    render_page(&c, &v, &user, Refused::None).await
 }
 
-async fn render_page(
-    c: &Console,
-    v: &Viewer,
-    user: &UserView,
-    error: Option<&FormError>,
-) -> PageResult {
+async fn render_page(c: &Console, v: &Viewer, user: &UserView, refused: Refused<'_>) -> PageResult {
     let f = &v.frame;
     let lang = f.lang;
     let groups = c.issuing.list_groups(&v.who).await.or_page(f)?;
@@ -205,6 +202,16 @@ async fn render_page(
     let cards: Vec<_> = cards.into_iter().filter(|card| card.driver_id == Some(user.id)).collect();
     let action = format!("{MOUNT}/drivers/{}", user.id);
     let deactivated = user.status == "deactivated";
+    let subject = SubjectRef { level: Level::Driver, id: user.id.0 };
+    let limits = limits::panel(
+        c,
+        v,
+        subject,
+        &format!("{action}/limits"),
+        limits::Access::Edit,
+        refused.limits(),
+    )
+    .await?;
     Ok(html(
         f,
         lang.t("driver.title"),
@@ -220,7 +227,7 @@ async fn render_page(
                     h2 { (lang.t("dir.edit")) }
                     form.stack method="post" action=(action) {
                         (csrf_field(f))
-                        (form_error(error))
+                        (form_error(refused.edit()))
                         label { (lang.t("dir.name"))
                             input #edit-name name="name" required maxlength="200" value=(user.name); }
                         label { (lang.t("cards.group"))
@@ -238,6 +245,7 @@ async fn render_page(
                 }
                 section #deactivate {
                     h2 { (lang.t("dir.deactivate")) }
+                    (form_error(refused.deactivate()))
                     @if deactivated { p.muted { (lang.t("driver.deactivated")) } }
                     @else {
                         form.stack method="post" action={ (action) "/deactivate" } {
@@ -248,6 +256,7 @@ async fn render_page(
                     }
                 }
             }
+            (limits)
             section #driver-cards {
                 h2 { (lang.t("driver.cards")) }
                 @if cards.is_empty() { p.muted { (lang.t("cards.none")) } }
@@ -287,7 +296,10 @@ pub async fn update(
         Ok(_) => Ok(see_other(&format!("{MOUNT}/drivers/{}", user.id))),
         Err(e) => {
             let error = e.into_inline()?;
-            Ok(with_status(error.status, render_page(&c, &v, &user, Some(&error)).await?))
+            Ok(with_status(
+                error.status,
+                render_page(&c, &v, &user, Refused::Edit(&error, None)).await?,
+            ))
         }
     }
 }
@@ -304,7 +316,27 @@ pub async fn deactivate(
         Ok(_) => Ok(see_other(&format!("{MOUNT}/drivers/{}", user.id))),
         Err(e) => {
             let error = e.into_inline()?;
-            Ok(with_status(error.status, render_page(&c, &v, &user, Some(&error)).await?))
+            let page = render_page(&c, &v, &user, Refused::Deactivate(&error)).await?;
+            Ok(with_status(error.status, page))
+        }
+    }
+}
+
+/// Sets the driver's own limits: they bind every card bound to the driver.
+pub async fn set_limits(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let user = driver(&c, &v, &raw).await?;
+    let subject = SubjectRef { level: Level::Driver, id: user.id.0 };
+    match limits::save_level(&c, &v, subject, &form).await {
+        Ok(()) => Ok(see_other(&format!("{MOUNT}/drivers/{}", user.id))),
+        Err(e) => {
+            let error = e.into_inline()?;
+            let page = render_page(&c, &v, &user, Refused::Limits(&error, &form)).await?;
+            Ok(with_status(error.status, page))
         }
     }
 }

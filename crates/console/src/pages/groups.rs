@@ -1,13 +1,13 @@
 //! Depots (groups): the list (search by name, active / deactivated filter) with the create
-//! form, a page per depot with the rename form, the deactivate button and its drivers and
-//! vehicles. The same service methods as `/v1/groups` (`list_groups`, `create_group`,
+//! form, a page per depot with the rename form, the deactivate button, the depot's own
+//! limits and its drivers and vehicles. The same service methods as `/v1/groups` (`list_groups`, `create_group`,
 //! `update_group`, `deactivate_group`). A depot that still holds anything is refused
 //! (409 GROUP_NOT_EMPTY, naming what is left) and the refusal is shown beside the button.
 
 use super::cards::optional_id;
 use super::{
-    filter_form, form_error, html, matches_search, parse_id, pickable, query_param, see_other,
-    status_badge, with_status, PageResult, StateFilter,
+    filter_form, form_error, html, limits, matches_search, parse_id, pickable, query_param,
+    see_other, status_badge, with_status, PageResult, Refused, StateFilter,
 };
 use crate::error::{FormError, Kind, OrPage, PageError};
 use crate::form::CheckedForm;
@@ -15,9 +15,10 @@ use crate::layout::csrf_field;
 use crate::session::Viewer;
 use crate::{Console, MOUNT};
 use axum::extract::{Path, RawQuery, State};
+use domain::controls::Level;
 use domain::{GroupId, Role};
 use issuing::views::GroupView;
-use issuing::{CreateGroup, UpdateGroup};
+use issuing::{CreateGroup, SubjectRef, UpdateGroup};
 use maud::html;
 
 pub async fn list(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) -> PageResult {
@@ -130,13 +131,6 @@ pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) 
     render_page(&c, &v, &g, Refused::None).await
 }
 
-/// Which of the page's two forms a refusal belongs to, so it is shown where it was made.
-enum Refused<'a> {
-    None,
-    Rename(&'a FormError),
-    Deactivate(&'a FormError),
-}
-
 async fn render_page(c: &Console, v: &Viewer, g: &GroupView, refused: Refused<'_>) -> PageResult {
     let f = &v.frame;
     let lang = f.lang;
@@ -145,11 +139,15 @@ async fn render_page(c: &Console, v: &Viewer, g: &GroupView, refused: Refused<'_
     let vehicles = c.issuing.list_vehicles(&v.who).await.or_page(f)?;
     let vehicles: Vec<_> = vehicles.iter().filter(|x| x.group_id == Some(g.id)).collect();
     let action = format!("{MOUNT}/groups/{}", g.id);
-    let (rename_error, deactivate_error) = match refused {
-        Refused::None => (None, None),
-        Refused::Rename(e) => (Some(e), None),
-        Refused::Deactivate(e) => (None, Some(e)),
+    let subject = SubjectRef { level: Level::Group, id: g.id.0 };
+    // An admin's own depot is capped by the owner: its limits are shown, not editable.
+    let access = if v.who.role == Role::Admin && v.who.group_id == Some(g.id) {
+        limits::Access::ReadOnly
+    } else {
+        limits::Access::Edit
     };
+    let limits_action = format!("{action}/limits");
+    let limits = limits::panel(c, v, subject, &limits_action, access, refused.limits()).await?;
     Ok(html(
         f,
         lang.t("group.title"),
@@ -160,7 +158,7 @@ async fn render_page(c: &Console, v: &Viewer, g: &GroupView, refused: Refused<'_
                     h2 { (lang.t("groups.rename")) }
                     form.stack method="post" action=(action) {
                         (csrf_field(f))
-                        (form_error(rename_error))
+                        (form_error(refused.edit()))
                         label { (lang.t("dir.name"))
                             input #edit-name name="name" required maxlength="200" value=(g.name); }
                         button #save-group type="submit" { (lang.t("dir.save")) }
@@ -168,17 +166,18 @@ async fn render_page(c: &Console, v: &Viewer, g: &GroupView, refused: Refused<'_
                 }
                 section #deactivate {
                     h2 { (lang.t("dir.deactivate")) }
+                    (form_error(refused.deactivate()))
                     @if g.status == "deactivated" { p.muted { (lang.t("group.deactivated")) } }
                     @else {
                         form.stack method="post" action={ (action) "/deactivate" } {
                             (csrf_field(f))
-                            (form_error(deactivate_error))
                             p.muted { (lang.t("group.deactivate.hint")) }
                             button.danger #deactivate-group type="submit" { (lang.t("dir.deactivate")) }
                         }
                     }
                 }
             }
+            (limits)
             div.grid {
                 section #group-drivers {
                     h2 { (lang.t("drivers.title")) }
@@ -221,7 +220,10 @@ pub async fn update(
         Ok(_) => Ok(see_other(&format!("{MOUNT}/groups/{}", g.id))),
         Err(e) => {
             let error = e.into_inline()?;
-            Ok(with_status(error.status, render_page(&c, &v, &g, Refused::Rename(&error)).await?))
+            Ok(with_status(
+                error.status,
+                render_page(&c, &v, &g, Refused::Edit(&error, None)).await?,
+            ))
         }
     }
 }
@@ -240,6 +242,25 @@ pub async fn deactivate(
         Err(e) => {
             let error = e.into_inline()?;
             let page = render_page(&c, &v, &g, Refused::Deactivate(&error)).await?;
+            Ok(with_status(error.status, page))
+        }
+    }
+}
+
+/// Sets the depot's own limits: they bind every card of the depot and of its child depots.
+pub async fn set_limits(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let g = group(&c, &v, &raw).await?;
+    let subject = SubjectRef { level: Level::Group, id: g.id.0 };
+    match limits::save_level(&c, &v, subject, &form).await {
+        Ok(()) => Ok(see_other(&format!("{MOUNT}/groups/{}", g.id))),
+        Err(e) => {
+            let error = e.into_inline()?;
+            let page = render_page(&c, &v, &g, Refused::Limits(&error, &form)).await?;
             Ok(with_status(error.status, page))
         }
     }

@@ -11,6 +11,7 @@ pub mod drivers;
 pub mod errors;
 mod fills;
 pub mod groups;
+mod limits;
 pub mod login;
 pub mod rules;
 pub mod vehicles;
@@ -146,6 +147,50 @@ fn state_key(s: StateFilter) -> &'static str {
     match s {
         StateFilter::Active => "dir.state.active",
         _ => "dir.state.deactivated",
+    }
+}
+
+/// Which form of a driver, vehicle or depot page a refusal belongs to, so it is shown
+/// next to that form (with what was typed, where the form keeps it).
+#[derive(Clone, Copy)]
+pub enum Refused<'a> {
+    None,
+    Edit(&'a FormError, Option<&'a crate::form::CheckedForm>),
+    Deactivate(&'a FormError),
+    Limits(&'a FormError, &'a crate::form::CheckedForm),
+}
+
+impl<'a> Refused<'a> {
+    pub fn edit(self) -> Option<&'a FormError> {
+        if let Self::Edit(e, _) = self {
+            Some(e)
+        } else {
+            None
+        }
+    }
+
+    pub fn edit_typed(self) -> Option<&'a crate::form::CheckedForm> {
+        if let Self::Edit(_, typed) = self {
+            typed
+        } else {
+            None
+        }
+    }
+
+    pub fn deactivate(self) -> Option<&'a FormError> {
+        if let Self::Deactivate(e) = self {
+            Some(e)
+        } else {
+            None
+        }
+    }
+
+    pub fn limits(self) -> Option<(&'a FormError, &'a crate::form::CheckedForm)> {
+        if let Self::Limits(e, typed) = self {
+            Some((e, typed))
+        } else {
+            None
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 
 use super::cards::optional_id;
 use super::{
-    filter_form, form_error, html, matches_search, parse_id, query_param, see_other, status_badge,
-    with_status, PageResult, StateFilter,
+    filter_form, form_error, html, limits, matches_search, parse_id, query_param, see_other,
+    status_badge, with_status, PageResult, Refused, StateFilter,
 };
 use crate::error::{FormError, Kind, OrPage, PageError};
 use crate::form::CheckedForm;
@@ -15,9 +15,10 @@ use crate::money;
 use crate::session::Viewer;
 use crate::{Console, MOUNT};
 use axum::extract::{Path, RawQuery, State};
+use domain::controls::Level;
 use domain::{Product, VehicleId};
 use issuing::views::{GroupView, VehicleView};
-use issuing::{CreateVehicle, UpdateVehicle};
+use issuing::{CreateVehicle, SubjectRef, UpdateVehicle};
 use maud::{html, Markup};
 use std::collections::HashMap;
 
@@ -198,22 +199,26 @@ async fn vehicle(c: &Console, v: &Viewer, raw: &str) -> Result<VehicleView, Page
 
 pub async fn page(State(c): State<Console>, v: Viewer, Path(raw): Path<String>) -> PageResult {
     let x = vehicle(&c, &v, &raw).await?;
-    render_page(&c, &v, &x, None, None).await
+    render_page(&c, &v, &x, Refused::None).await
 }
 
-async fn render_page(
-    c: &Console,
-    v: &Viewer,
-    x: &VehicleView,
-    error: Option<&FormError>,
-    typed: Option<&CheckedForm>,
-) -> PageResult {
+async fn render_page(c: &Console, v: &Viewer, x: &VehicleView, refused: Refused<'_>) -> PageResult {
     let f = &v.frame;
     let lang = f.lang;
     let groups = c.issuing.list_groups(&v.who).await.or_page(f)?;
     let depot = x.group_id.and_then(|g| groups.iter().find(|d| d.id == g)).map(|d| d.name.as_str());
     let action = format!("{MOUNT}/vehicles/{}", x.id);
-    let values = typed.map_or_else(|| Values::of(x), Values::typed);
+    let values = refused.edit_typed().map_or_else(|| Values::of(x), Values::typed);
+    let subject = SubjectRef { level: Level::Vehicle, id: x.id.0 };
+    let limits = limits::panel(
+        c,
+        v,
+        subject,
+        &format!("{action}/limits"),
+        limits::Access::Edit,
+        refused.limits(),
+    )
+    .await?;
     Ok(html(
         f,
         lang.t("vehicle.title"),
@@ -230,13 +235,14 @@ async fn render_page(
                     h2 { (lang.t("dir.edit")) }
                     form.stack method="post" action=(action) {
                         (csrf_field(f))
-                        (form_error(error))
+                        (form_error(refused.edit()))
                         (fields(f, &groups, Some(&values), x.group_id.is_none()))
                         button #save-vehicle type="submit" { (lang.t("dir.save")) }
                     }
                 }
                 section #deactivate {
                     h2 { (lang.t("dir.deactivate")) }
+                    (form_error(refused.deactivate()))
                     @if x.status == "deactivated" { p.muted { (lang.t("vehicle.deactivated")) } }
                     @else {
                         form.stack method="post" action={ (action) "/deactivate" } {
@@ -246,6 +252,7 @@ async fn render_page(
                     }
                 }
             }
+            (limits)
         },
     ))
 }
@@ -271,7 +278,7 @@ pub async fn update(
         Ok(_) => Ok(see_other(&format!("{MOUNT}/vehicles/{}", x.id))),
         Err(e) => {
             let error = e.into_inline()?;
-            let page = render_page(&c, &v, &x, Some(&error), Some(&form)).await?;
+            let page = render_page(&c, &v, &x, Refused::Edit(&error, Some(&form))).await?;
             Ok(with_status(error.status, page))
         }
     }
@@ -288,7 +295,27 @@ pub async fn deactivate(
         Ok(_) => Ok(see_other(&format!("{MOUNT}/vehicles/{}", x.id))),
         Err(e) => {
             let error = e.into_inline()?;
-            Ok(with_status(error.status, render_page(&c, &v, &x, Some(&error), None).await?))
+            let page = render_page(&c, &v, &x, Refused::Deactivate(&error)).await?;
+            Ok(with_status(error.status, page))
+        }
+    }
+}
+
+/// Sets the vehicle's own limits: they bind every card bound to the vehicle.
+pub async fn set_limits(
+    State(c): State<Console>,
+    v: Viewer,
+    Path(raw): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let x = vehicle(&c, &v, &raw).await?;
+    let subject = SubjectRef { level: Level::Vehicle, id: x.id.0 };
+    match limits::save_level(&c, &v, subject, &form).await {
+        Ok(()) => Ok(see_other(&format!("{MOUNT}/vehicles/{}", x.id))),
+        Err(e) => {
+            let error = e.into_inline()?;
+            let page = render_page(&c, &v, &x, Refused::Limits(&error, &form)).await?;
+            Ok(with_status(error.status, page))
         }
     }
 }
