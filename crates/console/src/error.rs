@@ -1,6 +1,6 @@
 //! Failures as pages. A service error becomes the page of its HTTP status (404 for absent
-//! or out of scope, 403 for a role that may never, 409/422 with the service's message);
-//! internal causes go to the log, never to the page.
+//! or out of scope, 403 for a role that may never, 409/422 with the refusal, translated by
+//! its code); internal causes go to the log, never to the page.
 
 use crate::i18n::Lang;
 use crate::layout::{self, Frame};
@@ -19,7 +19,7 @@ pub enum Kind {
     /// The form's CSRF token is missing or wrong.
     Csrf,
     /// Refused input or a refused change, with the reason to show.
-    Refused(StatusCode, String),
+    Refused(StatusCode, Box<Refusal>),
     Unavailable,
     Internal,
 }
@@ -36,43 +36,114 @@ impl PageError {
         Self { frame: frame.clone(), kind }
     }
 
+    /// Input the console itself refuses, worded `field: why` (the field is read off it).
     pub fn refused(frame: &Frame, message: impl Into<String>) -> Self {
-        Self::new(frame, Kind::Refused(StatusCode::UNPROCESSABLE_ENTITY, message.into()))
+        let refusal = Refusal::typed(message.into());
+        Self::new(frame, Kind::Refused(StatusCode::UNPROCESSABLE_ENTITY, Box::new(refusal)))
+    }
+
+    /// A refusal already in the viewer's language.
+    pub fn said(frame: &Frame, status: StatusCode, text: impl Into<String>) -> Self {
+        Self::new(frame, Kind::Refused(status, Box::new(Refusal::said(text.into()))))
     }
 
     /// A refused value or change (409/422) becomes an error to show next to the form;
     /// anything else (404, 403, 5xx) stays a page of its own.
     pub fn into_inline(self) -> Result<FormError, PageError> {
         match self.kind {
-            Kind::Refused(status, message)
+            Kind::Refused(status, refusal)
                 if status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::CONFLICT =>
             {
-                Ok(FormError { status, message })
+                let (message, original) = refusal.text(self.frame.lang);
+                Ok(FormError { status, message, original })
             }
             _ => Err(self),
         }
     }
 }
 
+/// Why a value or change was refused: the stable code of the rule (`GROUP_NOT_EMPTY`,
+/// `OUT_OF_RANGE`, ...), the field to blame if any, and the message as the service words
+/// it (English, with the specifics: counts, bounds, names).
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// `None`: `message` is already in the viewer's language.
+    code: Option<&'static str>,
+    field: Option<String>,
+    message: String,
+}
+
+impl Refusal {
+    pub fn new(code: &'static str, field: Option<String>, message: String) -> Self {
+        Self { code: Some(code), field, message }
+    }
+
+    fn said(text: String) -> Self {
+        Self { code: None, field: None, message: text }
+    }
+
+    /// The console's own `field: why` (or just `why`) refusal of a typed value.
+    fn typed(message: String) -> Self {
+        let named = message.split_once(": ").filter(|(field, _)| {
+            !field.is_empty()
+                && field.chars().all(|c| c.is_ascii_alphanumeric() || "_. ".contains(c))
+        });
+        match named {
+            Some((field, why)) => Self::new("INVALID_VALUE", Some(field.into()), why.into()),
+            None => Self::new("INVALID_VALUE", None, message),
+        }
+    }
+
+    /// The text to show in `lang`, and the service's own words to show beside it when the
+    /// text is a translation. English is the service's message itself; Russian is the
+    /// code's text ([`crate::i18n::refusal_ru`]), so the specifics stay readable beside it.
+    pub fn text(&self, lang: Lang) -> (String, Option<String>) {
+        let english = match &self.field {
+            Some(field) => format!("{field}: {}", self.message),
+            None => self.message.clone(),
+        };
+        let translated = match (lang, self.code) {
+            (Lang::Ru, Some(code)) => crate::i18n::refusal_ru(code),
+            _ => None,
+        };
+        match translated {
+            Some(ru) => {
+                let text = match &self.field {
+                    Some(field) => format!("«{field}»: {ru}"),
+                    None => ru.to_owned(),
+                };
+                (text, Some(english))
+            }
+            None => (english, None),
+        }
+    }
+}
+
 /// A refused form, shown on the same page next to the form, with the status of the
-/// service's answer (422 or 409).
+/// service's answer (422 or 409): the text in the viewer's language and, when that is a
+/// translation, the service's own words.
 #[derive(Debug, Clone)]
 pub struct FormError {
     pub status: StatusCode,
     pub message: String,
+    pub original: Option<String>,
 }
 
 pub fn kind_of(e: IssuingError) -> Kind {
     match e {
         IssuingError::NotFound(_) => Kind::NotFound,
         IssuingError::Forbidden(_) | IssuingError::Unauthenticated(_) => Kind::Forbidden,
-        IssuingError::Invalid(f) => {
-            Kind::Refused(StatusCode::UNPROCESSABLE_ENTITY, format!("{}: {}", f.field, f.message))
+        IssuingError::Invalid(f) => Kind::Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Box::new(Refusal::new(f.code, Some(f.field), f.message)),
+        ),
+        IssuingError::Conflict { code, message } => {
+            Kind::Refused(StatusCode::CONFLICT, Box::new(Refusal::new(code, None, message)))
         }
-        IssuingError::Conflict { message, .. } => Kind::Refused(StatusCode::CONFLICT, message),
-        IssuingError::IdempotencyMismatch => {
-            Kind::Refused(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
-        }
+        IssuingError::IdempotencyMismatch => Kind::Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Box::new(Refusal::new("IDEMPOTENCY_MISMATCH", None, e.to_string())),
+        ),
         IssuingError::Unavailable(_) => Kind::Unavailable,
         IssuingError::Internal(cause) => {
             tracing::error!(%cause, "console: internal error");
@@ -100,6 +171,7 @@ impl IntoResponse for PageError {
 
 pub fn render(frame: &Frame, kind: &Kind) -> Response {
     let lang: Lang = frame.lang;
+    let mut original = None;
     let (status, title, body): (StatusCode, &str, String) = match kind {
         Kind::NotFound => (
             StatusCode::NOT_FOUND,
@@ -117,7 +189,11 @@ pub fn render(frame: &Frame, kind: &Kind) -> Response {
         Kind::Csrf => {
             (StatusCode::FORBIDDEN, lang.t("error.csrf"), lang.t("error.csrf.body").into())
         }
-        Kind::Refused(status, message) => (*status, lang.t("error.invalid"), message.clone()),
+        Kind::Refused(status, refusal) => {
+            let (text, said) = refusal.text(lang);
+            original = said;
+            (*status, lang.t("error.invalid"), text)
+        }
         Kind::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             lang.t("error.unavailable"),
@@ -136,6 +212,7 @@ pub fn render(frame: &Frame, kind: &Kind) -> Response {
             section.error data-status=(status.as_u16()) {
                 h1 { (title) }
                 p { (body) }
+                @if let Some(said) = &original { p.muted lang="en" { (said) } }
                 p { a href=(crate::MOUNT) { (lang.t("error.back")) } }
             }
         },

@@ -3,7 +3,7 @@
 
 use crate::cookies;
 use crate::csrf;
-use crate::error::{Kind, PageError};
+use crate::error::{Kind, PageError, Refusal};
 use crate::session::{self, Viewer};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -53,13 +53,12 @@ impl<S: Send + Sync> FromRequest<S> for CheckedForm {
             None => session::anonymous_frame(&headers, &session::original_path(&req)).0,
         };
         let bytes = Bytes::from_request(req, state).await.map_err(|_| {
-            PageError::new(
-                &frame,
-                Kind::Refused(StatusCode::PAYLOAD_TOO_LARGE, "form too large".into()),
-            )
+            let refusal = Refusal::new("FORM_TOO_LARGE", None, "form too large".into());
+            PageError::new(&frame, Kind::Refused(StatusCode::PAYLOAD_TOO_LARGE, Box::new(refusal)))
         })?;
         let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
-            PageError::new(&frame, Kind::Refused(StatusCode::BAD_REQUEST, "unreadable form".into()))
+            let refusal = Refusal::new("UNREADABLE_FORM", None, "unreadable form".into());
+            PageError::new(&frame, Kind::Refused(StatusCode::BAD_REQUEST, Box::new(refusal)))
         })?;
         let form = Self { fields };
         let cookie = cookies::get(&headers, cookies::CSRF);

@@ -50,6 +50,50 @@ pub fn alert_status(lang: Lang, status: &str) -> String {
     }
 }
 
+/// The Russian text of a refusal code. English needs no table: the services word their
+/// refusals in English, with the specifics, and the console shows them as they are.
+pub fn refusal_ru(code: &str) -> Option<&'static str> {
+    REFUSALS_RU.iter().find(|(c, _)| *c == code).map(|(_, ru)| *ru)
+}
+
+/// (code, Russian) for every refusal code the services and the console can answer with; a
+/// unit test reads the sources and keeps it complete.
+pub const REFUSALS_RU: &[(&str, &str)] = &[
+    // Field validation (422).
+    ("INVALID_VALUE", "недопустимое значение"),
+    ("OUT_OF_RANGE", "значение вне допустимых границ"),
+    ("INVALID_FORMAT", "неверный формат"),
+    ("INVALID_SIGNATURE", "подпись не проходит проверку"),
+    ("INVALID_CHALLENGE", "запрос подтверждения неизвестен, уже использован или истёк"),
+    ("NOT_FOUND", "не найдено среди доступных вам"),
+    ("IDEMPOTENCY_MISMATCH", "этот ключ идемпотентности уже использован с другим запросом"),
+    // Refused changes (409).
+    ("ALERT_MOVED", "Алерт изменился, пока вы его смотрели; обновите страницу."),
+    ("ALERT_NOT_OPEN", "Алерт уже не открыт: его взял другой аналитик или он закрыт."),
+    ("ALERT_RESOLVED", "Алерт уже закрыт."),
+    ("ALREADY_COMPLETED", "Заправка уже завершена с другими значениями."),
+    ("ALREADY_DEACTIVATED", "Уже отключено."),
+    ("ALREADY_EXISTS", "Такое значение уже используется."),
+    ("BINDING_UNCHANGED", "Карта уже привязана именно так."),
+    ("CARD_CLOSED", "Закрытую карту нельзя перепривязать."),
+    (
+        "CONCURRENT_UPDATE",
+        "Объект изменён другим запросом; обновите страницу и повторите.",
+    ),
+    ("GROUP_DEACTIVATED", "Депо отключено: в него нельзя ничего добавить."),
+    (
+        "GROUP_NOT_EMPTY",
+        "В депо ещё есть вложенные депо, пользователи, машины или незакрытые карты: сначала переведите или отключите их.",
+    ),
+    ("IDEMPOTENCY_IN_PROGRESS", "Такой же запрос ещё выполняется; повторите позже."),
+    ("INVALID_TRANSITION", "Из текущего статуса карту нельзя перевести в выбранный."),
+    ("NOT_COMPLETABLE", "Завершить можно только одобренную заправку."),
+    ("NOT_REVERSIBLE", "Заправка уже рассчитана или истекла."),
+    // The console's own.
+    ("FORM_TOO_LARGE", "Форма слишком большая."),
+    ("UNREADABLE_FORM", "Форму не удалось прочитать."),
+];
+
 /// (key, English, Russian).
 pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("app.title", "Forecourt console", "Консоль Forecourt"),
@@ -391,11 +435,10 @@ mod tests {
         assert_eq!(Lang::from_code("xx"), Lang::En);
     }
 
-    /// Every `t("...")` key in the console's sources is in the table.
-    #[test]
-    fn keys_used_in_the_sources_exist() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut files = vec![dir.clone()];
+    /// The Rust sources under `crates/{name}/src`.
+    fn sources_of(name: &str) -> Vec<String> {
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = vec![crates.join(name).join("src")];
         let mut sources = Vec::new();
         while let Some(path) = files.pop() {
             if path.is_dir() {
@@ -406,6 +449,53 @@ mod tests {
                 sources.push(std::fs::read_to_string(&path).expect("source"));
             }
         }
+        assert!(!sources.is_empty(), "no sources under crates/{name}/src");
+        sources
+    }
+
+    /// The first string literal of `text` that looks like a code (`GROUP_NOT_EMPTY`).
+    fn first_code(text: &str) -> Option<&str> {
+        text.split('"')
+            .skip(1)
+            .step_by(2)
+            .take(3)
+            .find(|s| s.len() > 3 && s.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+    }
+
+    /// Every refusal code the services construct (`conflict(CODE, ..)`,
+    /// `FieldError::new(field, CODE, ..)`, the two `FieldError` shorthands) and the
+    /// console's own `Refusal::new(CODE, ..)` has a Russian text.
+    #[test]
+    fn every_refusal_code_has_a_russian_text() {
+        let mut codes = BTreeSet::from(["INVALID_VALUE", "OUT_OF_RANGE"]);
+        let mut sources = Vec::new();
+        for name in ["domain", "issuing", "authorizer", "console"] {
+            sources.extend(sources_of(name));
+        }
+        for source in &sources {
+            for marker in ["conflict(", "FieldError::new(", "Refusal::new("] {
+                for piece in source.split(marker).skip(1) {
+                    let head: String = piece.chars().take(200).collect();
+                    if let Some(code) = first_code(&head) {
+                        codes.insert(Box::leak(code.to_owned().into_boxed_str()));
+                    }
+                }
+            }
+        }
+        assert!(codes.contains("GROUP_NOT_EMPTY") && codes.contains("INVALID_FORMAT"), "{codes:?}");
+        for code in codes {
+            assert!(refusal_ru(code).is_some(), "refusal code {code} has no Russian text");
+        }
+        let mut seen = BTreeSet::new();
+        for (code, ru) in REFUSALS_RU {
+            assert!(seen.insert(*code) && !ru.trim().is_empty(), "{code}: listed once, with text");
+        }
+    }
+
+    /// Every `t("...")` key in the console's sources is in the table.
+    #[test]
+    fn keys_used_in_the_sources_exist() {
+        let sources = sources_of("console");
         let known: BTreeSet<&str> = MESSAGES.iter().map(|(k, _, _)| *k).collect();
         for source in &sources {
             for piece in source.split(".t(\"").skip(1) {

@@ -730,9 +730,24 @@ async fn drivers_vehicles_and_depots_through_the_forms(backend: Backend) {
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(app.count("/v1/users?role=driver", &admin).await, before);
 
-    // Russian.
+    // Russian, refusals included: translated by their code, the service's own words (with
+    // the counts) beside them.
     b.post("/console/lang", &[("lang", "ru"), ("next", "/console/drivers")]).await;
     assert!(b.get("/console/drivers").await.body.contains("Пригласить водителя"));
+    let full = b.post(&format!("/console/groups/{north}/deactivate"), &[]).await;
+    assert_eq!(full.status, StatusCode::CONFLICT);
+    assert!(full.body.contains("В депо ещё есть вложенные депо"), "{}", full.body);
+    assert!(full.body.contains("<span class=\"muted\" lang=\"en\">(the group still holds"));
+    let bad = b
+        .post(
+            "/console/drivers",
+            &[("name", "Eve"), ("email", "not-an-email"), ("group_id", &north)],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("«email»: недопустимое значение"), "{}", bad.body);
+    let typed = b.post(&format!("/console/drivers/{driver}/limits"), &[("daily", "1.234")]).await;
+    assert!(typed.body.contains("«daily»: недопустимое значение"), "{}", typed.body);
 }
 
 async fn directory_pages_keep_to_the_admins_depots(backend: Backend) {

@@ -5,7 +5,7 @@ use crate::error::{self, Kind};
 use crate::{session, Console};
 use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 pub async fn not_found(
     State(c): State<Console>,
@@ -25,6 +25,7 @@ pub async fn not_found(
 
 pub async fn method_not_allowed(headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
     let (frame, _) = session::anonymous_frame(&headers, uri.path());
-    let message = frame.lang.t("error.method").to_owned();
-    error::render(&frame, &Kind::Refused(axum::http::StatusCode::METHOD_NOT_ALLOWED, message))
+    let status = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    let message = frame.lang.t("error.method");
+    error::PageError::said(&frame, status, message).into_response()
 }

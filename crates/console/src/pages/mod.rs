@@ -52,7 +52,12 @@ pub fn with_status(status: StatusCode, page: Response) -> Response {
 pub fn form_error(error: Option<&FormError>) -> Markup {
     maud::html! {
         @if let Some(e) = error {
-            p.form-error role="alert" data-status=(e.status.as_u16()) { (e.message) }
+            p.form-error role="alert" data-status=(e.status.as_u16()) {
+                (e.message)
+                // The service's own words beside a translation: the specifics (counts,
+                // bounds, names) and what support will search for.
+                @if let Some(said) = &e.original { " " span.muted lang="en" { "(" (said) ")" } }
+            }
         }
     }
 }

@@ -32,7 +32,8 @@ pub async fn page(State(c): State<Console>, v: Viewer, RawQuery(q): RawQuery) ->
     let f = &v.frame;
     let lang = f.lang;
     let Some(raw) = org_param(q.as_deref()).filter(|o| !o.is_empty()) else {
-        return Err(PageError::refused(f, lang.t("rules.org_required")));
+        let status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Err(PageError::said(f, status, lang.t("rules.org_required")));
     };
     let org: OrgId = raw.parse().map_err(|_| PageError::refused(f, "org_id: must be a UUID"))?;
     render(&c, &v, org, None).await
