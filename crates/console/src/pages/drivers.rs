@@ -1,9 +1,8 @@
 //! Drivers: the list (search, active / deactivated filter) with the invite form, a page per
 //! driver with the edit form, the driver's own limits, the cards bound to them and the
-//! deactivate button. The same
-//! service methods as `/v1/users` (`list_users`, `create_user` with the driver role,
-//! `update_user`, `deactivate_user`), so an admin sees and changes their depots' drivers
-//! only.
+//! deactivate button. The same service methods as `/v1/users` (`list_users`, `create_user`
+//! with the driver role, `update_user`, `deactivate_user`), so an admin sees and changes
+//! their depots' drivers only.
 
 use super::cards::{optional_id, status_label};
 use super::{

@@ -1,8 +1,9 @@
 //! Depots (groups): the list (search by name, active / deactivated filter) with the create
 //! form, a page per depot with the rename form, the deactivate button, the depot's own
-//! limits and its drivers and vehicles. The same service methods as `/v1/groups` (`list_groups`, `create_group`,
-//! `update_group`, `deactivate_group`). A depot that still holds anything is refused
-//! (409 GROUP_NOT_EMPTY, naming what is left) and the refusal is shown beside the button.
+//! limits and its drivers and vehicles. The same service methods as `/v1/groups`
+//! (`list_groups`, `create_group`, `update_group`, `deactivate_group`). A depot that still
+//! holds anything is refused (409 GROUP_NOT_EMPTY, naming what is left) and the refusal is
+//! shown beside the button.
 
 use super::cards::optional_id;
 use super::{

@@ -167,34 +167,30 @@ pub enum Refused<'a> {
 
 impl<'a> Refused<'a> {
     pub fn edit(self) -> Option<&'a FormError> {
-        if let Self::Edit(e, _) = self {
-            Some(e)
-        } else {
-            None
+        match self {
+            Self::Edit(e, _) => Some(e),
+            _ => None,
         }
     }
 
     pub fn edit_typed(self) -> Option<&'a crate::form::CheckedForm> {
-        if let Self::Edit(_, typed) = self {
-            typed
-        } else {
-            None
+        match self {
+            Self::Edit(_, typed) => typed,
+            _ => None,
         }
     }
 
     pub fn deactivate(self) -> Option<&'a FormError> {
-        if let Self::Deactivate(e) = self {
-            Some(e)
-        } else {
-            None
+        match self {
+            Self::Deactivate(e) => Some(e),
+            _ => None,
         }
     }
 
     pub fn limits(self) -> Option<(&'a FormError, &'a crate::form::CheckedForm)> {
-        if let Self::Limits(e, typed) = self {
-            Some((e, typed))
-        } else {
-            None
+        match self {
+            Self::Limits(e, typed) => Some((e, typed)),
+            _ => None,
         }
     }
 }

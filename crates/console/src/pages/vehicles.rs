@@ -1,7 +1,8 @@
 //! Vehicles: the list (search by plate or depot, active / deactivated filter) with the
-//! create form, a page per vehicle with the edit form and the deactivate button. The same
-//! service methods as `/v1/vehicles`. Tank capacity is typed in litres with up to three
-//! decimals and read as whole millilitres (integers only).
+//! create form, a page per vehicle with the edit form, the deactivate button and the
+//! vehicle's own limits. The same service methods as `/v1/vehicles`. Tank capacity is
+//! typed in litres with up to three decimals and read as whole millilitres (integers
+//! only).
 
 use super::cards::optional_id;
 use super::{
