@@ -6,7 +6,9 @@ use crate::{now_us, Authorizer};
 use domain::{validate, FieldError, Product, Role, StationId, TerminalId};
 use issuing::{IssuingError, Principal, Result};
 use serde::Deserialize;
-use store::{AuthorizerStore, StationRecord, Store, StoreError, TerminalRecord, TerminalStatus};
+use store::{
+    AuthorizerStore, NonceClaim, StationRecord, Store, StoreError, TerminalRecord, TerminalStatus,
+};
 
 pub const MAX_STATION_NAME_CHARS: usize = 120;
 /// Micro-degrees bound of a latitude / longitude.
@@ -146,11 +148,14 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
     }
 
     /// Authenticates a terminal request: known terminal, fresh timestamp, signature verified
-    /// by the HSM, active terminal, unused nonce — in that order, before anything else.
-    pub async fn authenticate(
+    /// by the HSM, active terminal — in that order, before anything else. The nonce is
+    /// returned unrecorded: the caller records it in the request's own write
+    /// (`AuthorizationCommit::nonce`), or alone ([`Self::settle_nonce`]) when the request
+    /// writes nothing, always before it answers; a nonce seen before is a replay.
+    pub async fn authenticate_deferred(
         &self,
         req: &SignedRequest<'_>,
-    ) -> Result<Result<TerminalRecord, TerminalAuthError>> {
+    ) -> Result<Result<(TerminalRecord, NonceClaim), TerminalAuthError>> {
         use TerminalAuthError::*;
         let Ok(id) = req.terminal_id.parse::<TerminalId>() else { return Ok(Err(BadSignature)) };
         let terminal = match self.store().get_terminal(id).await {
@@ -190,9 +195,56 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         }
         let window_us = emv::terminal_auth::MAX_CLOCK_SKEW_MS * 2 * 1_000;
         let now = now_us();
-        if !self.store().remember_nonce(id, req.nonce, now, now - window_us).await? {
-            return Ok(Err(Replayed));
-        }
-        Ok(Ok(terminal))
+        let nonce = NonceClaim {
+            terminal: id,
+            nonce: req.nonce.to_owned(),
+            now_us: now,
+            forget_before_us: now - window_us,
+        };
+        Ok(Ok((terminal, nonce)))
     }
+
+    /// Ends a request whose nonce was deferred: `written` says whether the request's own
+    /// write recorded it. A nonce no write carried is recorded alone now; seen before, the
+    /// request is a replay and its outcome is withheld (it wrote nothing: every write of a
+    /// deferred request carries the nonce). A write refused for the nonce is a replay too.
+    pub async fn settle_nonce<T>(
+        &self,
+        nonce: &NonceClaim,
+        written: bool,
+        outcome: Result<T>,
+    ) -> Result<Result<T, TerminalAuthError>> {
+        if matches!(&outcome, Err(e) if is_nonce_seen(e)) {
+            return Ok(Err(TerminalAuthError::Replayed));
+        }
+        if written {
+            return outcome.map(Ok);
+        }
+        let (t, n) = (nonce.terminal, nonce.nonce.as_str());
+        match self.store().remember_nonce(t, n, nonce.now_us, nonce.forget_before_us).await {
+            Ok(false) => Ok(Err(TerminalAuthError::Replayed)),
+            Ok(true) => outcome.map(Ok),
+            // The outcome stands when it is a failure already; an answer is not given
+            // without its nonce recorded.
+            Err(e) => outcome.and(Err(e.into())).map(Ok),
+        }
+    }
+}
+
+/// The store's refusal of a write whose nonce was seen before, as the services see it.
+pub(crate) fn nonce_seen(e: &StoreError) -> bool {
+    matches!(e, StoreError::Duplicate("nonce"))
+}
+
+/// [`nonce_seen`] once converted to the services' error.
+fn is_nonce_seen(e: &IssuingError) -> bool {
+    matches!(e, IssuingError::Conflict { code: NONCE_SEEN, .. })
+}
+
+/// The code a deferred request's write carries when its nonce was seen before; never
+/// answered as such ([`Authorizer::settle_nonce`] turns it into the replay refusal).
+pub(crate) const NONCE_SEEN: &str = "NONCE_SEEN";
+
+pub(crate) fn nonce_seen_error() -> IssuingError {
+    IssuingError::conflict(NONCE_SEEN, "the request's nonce was already used")
 }

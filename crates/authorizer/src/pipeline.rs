@@ -12,11 +12,11 @@ use domain::decline::DeclineReason;
 use domain::{AuthorizationId, Product};
 use issuing::{IssuingError, Result};
 use serde_json::json;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Instant;
 use store::{
     AuthStatus, AuthorizationCommit, AuthorizationRecord, AuthorizerStore, CardRecord,
-    CommitRefusal, PeriodLimits, StationRecord, Store, TerminalRecord, VehicleRecord,
+    CommitRefusal, NonceClaim, PeriodLimits, StationRecord, Store, TerminalRecord, VehicleRecord,
 };
 use time::OffsetDateTime;
 use time_tz::OffsetDateTimeExt;
@@ -37,6 +37,10 @@ struct Draft<'a> {
     req: &'a AuthorizeRequest,
     request_hash: &'a str,
     now_us: i64,
+    /// The request's nonce when its recording was deferred to this write.
+    nonce: Option<&'a NonceClaim>,
+    /// Set once a commit carrying `nonce` landed.
+    nonce_written: &'a AtomicBool,
 }
 
 /// The race between an authorization and its caller's deadline. Whoever settles the gate
@@ -93,15 +97,33 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         request_hash: &str,
         req: &AuthorizeRequest,
     ) -> Result<AuthorizationAnswer> {
-        self.authorize_gated(terminal, request_hash, req, &Gate::unbounded()).await
+        let written = AtomicBool::new(false);
+        self.run(terminal, (None, &written), request_hash, req, &Gate::unbounded()).await
     }
 
-    /// [`Self::authorize`] racing the caller's deadline through `gate`. A commit, once
-    /// started, is never cancelled here: the caller runs this in its own task and stops
-    /// only waiting for it (`docs/TERMINAL-API.md`, "Deadlines").
+    /// [`Self::authorize`] racing the caller's deadline through `gate`, for a request whose
+    /// nonce was not recorded yet ([`Self::authenticate_deferred`]): the commit records it,
+    /// in the same transaction, so a fill costs one commit less; a request that writes
+    /// nothing records it alone before answering, and a replay is refused as one. A commit,
+    /// once started, is never cancelled here: the caller runs this in its own task and
+    /// stops only waiting for it (`docs/TERMINAL-API.md`, "Deadlines").
     pub async fn authorize_gated(
         &self,
         terminal: &TerminalRecord,
+        nonce: &NonceClaim,
+        request_hash: &str,
+        req: &AuthorizeRequest,
+        gate: &Gate,
+    ) -> Result<Result<AuthorizationAnswer, crate::TerminalAuthError>> {
+        let written = AtomicBool::new(false);
+        let outcome = self.run(terminal, (Some(nonce), &written), request_hash, req, gate).await;
+        self.settle_nonce(nonce, written.load(Ordering::Acquire), outcome).await
+    }
+
+    async fn run(
+        &self,
+        terminal: &TerminalRecord,
+        (nonce, nonce_written): (Option<&NonceClaim>, &AtomicBool),
         request_hash: &str,
         req: &AuthorizeRequest,
         gate: &Gate,
@@ -113,7 +135,9 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             return Ok(replay(&first, request_hash));
         }
         let station = lookup.station;
-        let draft = Draft { terminal, station: &station, req, request_hash, now_us: now_us() };
+        let now_us = now_us();
+        let draft =
+            Draft { terminal, station: &station, req, request_hash, now_us, nonce, nonce_written };
         if lookup.early_reversed {
             return self.decline(&draft, None, DeclineReason::ReversedBeforeOriginal).await;
         }
@@ -128,13 +152,14 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             let d = self.decide(&draft, &checked).await?;
             let commit = AuthorizationCommit {
                 record: d.record,
+                nonce: draft.nonce.cloned(),
                 claim: Some(checked.claim),
                 limits: d.limits,
                 features: d.features,
                 alerts: d.alerts,
             };
             gate.expired()?;
-            match self.store().commit_authorization(&commit).await? {
+            match self.commit(&draft, &commit).await? {
                 Ok(()) => return self.settle_gate(gate, &commit.record).await,
                 Err(CommitRefusal::Duplicate) => return self.replay_stored(&draft).await,
                 Err(CommitRefusal::BudgetSpent) => {
@@ -335,17 +360,36 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         let record = self.record(draft, checked, None, &decision, periods, None)?;
         let commit = AuthorizationCommit {
             record,
+            nonce: draft.nonce.cloned(),
             claim: None,
             limits: [PeriodLimits::default(); 3],
             features,
             alerts: Vec::new(),
         };
-        match self.store().commit_authorization(&commit).await? {
+        match self.commit(draft, &commit).await? {
             Ok(()) => answer_of(&commit.record),
             Err(CommitRefusal::Duplicate) => self.replay_stored(draft).await,
             Err(other) => {
                 Err(IssuingError::Internal(format!("a decline could not be stored: {other:?}")))
             }
+        }
+    }
+
+    /// The one place a pre-authorization commits: notes that the deferred nonce landed
+    /// with it, and turns a nonce seen before into the replay refusal.
+    async fn commit(
+        &self,
+        draft: &Draft<'_>,
+        commit: &AuthorizationCommit,
+    ) -> Result<std::result::Result<(), CommitRefusal>> {
+        match self.store().commit_authorization(commit).await {
+            Ok(Ok(())) => {
+                draft.nonce_written.store(commit.nonce.is_some(), Ordering::Release);
+                Ok(Ok(()))
+            }
+            Ok(Err(refusal)) => Ok(Err(refusal)),
+            Err(e) if crate::network::nonce_seen(&e) => Err(crate::network::nonce_seen_error()),
+            Err(e) => Err(e.into()),
         }
     }
 

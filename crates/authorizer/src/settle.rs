@@ -5,7 +5,10 @@ use crate::views::AuthorizationView;
 use crate::{now_us, Authorizer};
 use domain::{AuthorizationId, FieldError};
 use issuing::{IssuingError, Result};
-use store::{AuthStatus, AuthorizationRecord, AuthorizerStore, Store, StoreError, TerminalRecord};
+use store::{
+    AuthStatus, AuthorizationRecord, AuthorizerStore, CompletionCommit, NonceClaim, Store,
+    StoreError, TerminalRecord,
+};
 
 impl<S: Store + AuthorizerStore> Authorizer<S> {
     /// An authorization of this terminal (another terminal's is "not found").
@@ -30,6 +33,32 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         id: AuthorizationId,
         req: &CompleteRequest,
     ) -> Result<AuthorizationView> {
+        self.complete_once(terminal, None, id, req).await.map(|(view, _)| view)
+    }
+
+    /// [`Self::complete`] for a request whose nonce was not recorded yet: the completion's
+    /// write records it (one commit per request), or it is recorded alone when nothing is
+    /// written; a replay is refused as one.
+    pub async fn complete_deferred(
+        &self,
+        terminal: &TerminalRecord,
+        nonce: &NonceClaim,
+        id: AuthorizationId,
+        req: &CompleteRequest,
+    ) -> Result<Result<AuthorizationView, crate::TerminalAuthError>> {
+        let outcome = self.complete_once(terminal, Some(nonce), id, req).await;
+        let written = matches!(outcome, Ok((_, true)));
+        self.settle_nonce(nonce, written, outcome.map(|(view, _)| view)).await
+    }
+
+    /// The completion, and whether a write carrying `nonce` landed.
+    async fn complete_once(
+        &self,
+        terminal: &TerminalRecord,
+        nonce: Option<&NonceClaim>,
+        id: AuthorizationId,
+        req: &CompleteRequest,
+    ) -> Result<(AuthorizationView, bool)> {
         let auth = self.own(terminal, id).await?;
         if req.amount < 0 || req.volume_ml < 0 {
             return Err(FieldError::out_of_range(
@@ -50,18 +79,23 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             let same = auth.final_amount == Some(req.amount)
                 && auth.final_volume_ml == Some(req.volume_ml);
             return if same {
-                Ok(AuthorizationView::from(&auth))
+                Ok((AuthorizationView::from(&auth), false))
             } else {
                 Err(conflict("ALREADY_COMPLETED", "completed with other values"))
             };
         }
         let now = now_us();
         let late_alert = late_completion_alert(&auth, req.amount, now);
-        if !self
-            .store()
-            .complete_authorization(id, req.amount, req.volume_ml, product, now, &late_alert)
-            .await?
-        {
+        let completion = CompletionCommit {
+            id,
+            final_amount: req.amount,
+            final_volume_ml: req.volume_ml,
+            product: product.to_owned(),
+            now_us: now,
+            late_alert,
+            nonce: nonce.cloned(),
+        };
+        if !self.store_completion(&completion).await? {
             return Err(conflict(
                 "NOT_COMPLETABLE",
                 "only an approved authorization can be completed",
@@ -80,7 +114,14 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             version: auth.version + 1,
             ..auth
         };
-        Ok(AuthorizationView::from(&completed))
+        Ok((AuthorizationView::from(&completed), nonce.is_some()))
+    }
+
+    async fn store_completion(&self, completion: &CompletionCommit) -> Result<bool> {
+        match self.store().complete_authorization(completion).await {
+            Err(e) if crate::network::nonce_seen(&e) => Err(crate::network::nonce_seen_error()),
+            other => Ok(other?),
+        }
     }
 
     /// Releases the whole hold. Repeating it answers the same.

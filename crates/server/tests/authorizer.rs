@@ -20,6 +20,7 @@ both_backends!(
     retries_get_the_first_answer_and_conflicts_are_refused,
     unsigned_stale_replayed_forged_and_suspended_terminals_are_refused,
     concurrent_preauthorizations_never_exceed_the_daily_count,
+    a_replayed_request_is_refused_even_when_its_nonce_rides_on_the_write,
 );
 
 /// A fleet with money, a terminal, and Anna's phone holding a token for her card.
@@ -377,4 +378,59 @@ async fn concurrent_preauthorizations_never_exceed_the_daily_count(b: Backend) {
     let (status, account) = f.app.get(&format!("/v1/orgs/{}/account", f.org), &f.owner).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(account["held"].as_i64(), Some(DAILY_FILLS * 1_000));
+}
+
+/// The nonce of a pre-authorization or completion is recorded in the request's own commit.
+/// The same signed request sent eight times at once is still answered once and refused as
+/// a replay seven times, for each; and a retry with a fresh nonce gets the first answer.
+async fn a_replayed_request_is_refused_even_when_its_nonce_rides_on_the_write(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let f = setup(app, 100_000).await;
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or("").to_owned();
+    let f = &f;
+    let burst = |path: String, body: String| {
+        let headers =
+            f.terminal.headers("POST", &path, &body, emv::terminal_auth::random_nonce(), now_ms());
+        let sends: Vec<_> = (0..8)
+            .map(|_| {
+                let (path, body, headers) = (path.clone(), body.clone(), headers.clone());
+                async move { f.terminal.send_with(&f.app, &path, body, &headers).await }
+            })
+            .collect();
+        futures_util::future::join_all(sends)
+    };
+    let path = "/v1/terminal/authorizations".to_owned();
+    let body = qr_request(&f.phone.qr(0, 1, now_ms()), 1_000, false).to_string();
+    let answers = burst(path.clone(), body.clone()).await;
+    let ok: Vec<&Value> =
+        answers.iter().filter(|(s, _)| *s == StatusCode::OK).map(|(_, v)| v).collect();
+    assert_eq!(ok.len(), 1, "{answers:?}");
+    assert!(answers.iter().filter(|(s, _)| *s != StatusCode::OK).all(|(s, v)| (
+        *s,
+        code(v).as_str()
+    ) == (
+        StatusCode::UNAUTHORIZED,
+        "TERMINAL_REQUEST_REPLAYED"
+    )));
+    assert_eq!(ok[0]["response_code"], "00", "{}", ok[0]);
+    let id = ok[0]["authorization_id"].as_str().unwrap().to_owned();
+    assert_eq!(f.account().await["held"], 1_000, "held once");
+    // A retry with a fresh nonce is the terminal's retry: the first answer again.
+    let (status, retried) =
+        f.terminal.send(&f.app, &path, &serde_json::from_str(&body).unwrap()).await;
+    assert_eq!((status, retried["authorization_id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+
+    let done = format!("/v1/terminal/authorizations/{id}/completion");
+    let completion = json!({"amount": 800, "volume_ml": 4_000, "product": "diesel"}).to_string();
+    let answers = burst(done, completion).await;
+    let completed: Vec<_> = answers.iter().filter(|(s, _)| *s == StatusCode::OK).collect();
+    assert_eq!(completed.len(), 1, "{answers:?}");
+    assert_eq!(completed[0].1["status"], "completed");
+    assert!(
+        answers.iter().filter(|(s, _)| *s != StatusCode::OK).all(|(s, v)| (*s, code(v).as_str())
+            == (StatusCode::UNAUTHORIZED, "TERMINAL_REQUEST_REPLAYED")),
+        "{answers:?}"
+    );
+    let account = f.account().await;
+    assert_eq!((account["held"].as_i64(), account["spent"].as_i64()), (Some(0), Some(800)));
 }

@@ -154,11 +154,23 @@ async fn the_deadline_never_cancels_a_commit(backend: Backend) {
     let body = qr_request(&phone.qr(0, 1, now_ms()), 5_000, false);
     let req: authorizer::AuthorizeRequest = serde_json::from_value(body.clone()).unwrap();
     let past = authorizer::Gate::until(std::time::Instant::now());
-    let refused = authorizer.authorize_gated(&record, "h1", &req, &past).await;
+    let nonce = |n: &str| store::NonceClaim {
+        terminal: id,
+        nonce: n.to_owned(),
+        now_us: 1_000 * now_ms(),
+        forget_before_us: 0,
+    };
+    let refused = authorizer.authorize_gated(&record, &nonce("n1"), "h1", &req, &past).await;
     assert!(matches!(refused, Err(issuing::IssuingError::Unavailable(_))), "{refused:?}");
     let (stan, at) = (body["stan"].as_str().unwrap(), body["transmitted_at"].as_str().unwrap());
     assert!(store.find_authorization(id, stan, at).await.unwrap().is_none(), "nothing stored");
     assert_eq!(held().await, 0);
+    // Nothing was written, yet the nonce was recorded: the same request again is a replay.
+    let open =
+        authorizer::Gate::until(std::time::Instant::now() + std::time::Duration::from_secs(30));
+    let again = authorizer.authorize_gated(&record, &nonce("n1"), "h1", &req, &open).await;
+    assert!(matches!(again, Ok(Err(authorizer::TerminalAuthError::Replayed))), "{again:?}");
+    assert!(store.find_authorization(id, stan, at).await.unwrap().is_none(), "still nothing");
 
     // The caller gave up (told the terminal 91) while the pipeline ran: the commit still
     // lands whole, and the hold stands until the terminal's timeout reversal.
@@ -167,7 +179,8 @@ async fn the_deadline_never_cancels_a_commit(backend: Backend) {
     let gate =
         authorizer::Gate::until(std::time::Instant::now() + std::time::Duration::from_secs(30));
     assert!(gate.abandon(), "nothing was delivered yet");
-    let late = authorizer.authorize_gated(&record, "h2", &req, &gate).await.expect("committed");
+    let late = authorizer.authorize_gated(&record, &nonce("n2"), "h2", &req, &gate).await;
+    let late = late.expect("committed").expect("not a replay");
     assert_eq!(late.response_code, "00");
     assert_eq!(held().await, 5_000, "the late approval holds its amount");
     let reversal = json!({"stan": body["stan"], "transmitted_at": body["transmitted_at"]});

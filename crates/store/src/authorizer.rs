@@ -194,6 +194,9 @@ pub struct CryptogramClaim {
 #[derive(Debug, Clone)]
 pub struct AuthorizationCommit {
     pub record: AuthorizationRecord,
+    /// The request's nonce, recorded in the same transaction: a nonce seen before fails
+    /// the whole commit with `StoreError::Duplicate("nonce")`.
+    pub nonce: Option<NonceClaim>,
     pub claim: Option<CryptogramClaim>,
     /// For approvals: per-period limits (day, week, month) to re-check while counting.
     pub limits: [PeriodLimits; 3],
@@ -201,6 +204,29 @@ pub struct AuthorizationCommit {
     pub features: Option<FeatureUpdate>,
     /// Alerts the fraud rules opened on this authorization.
     pub alerts: Vec<AlertRecord>,
+}
+
+/// The writes of a completion: see [`AuthorizerStore::complete_authorization`].
+#[derive(Debug, Clone)]
+pub struct CompletionCommit {
+    pub id: AuthorizationId,
+    pub final_amount: i64,
+    pub final_volume_ml: i64,
+    pub product: String,
+    pub now_us: i64,
+    pub late_alert: crate::AlertRecord,
+    pub nonce: Option<NonceClaim>,
+}
+
+/// A terminal request's nonce, to be recorded with the request's own write (one commit per
+/// request instead of two). Recording it prunes the terminal's nonces seen before
+/// `forget_before_us`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceClaim {
+    pub terminal: TerminalId,
+    pub nonce: String,
+    pub now_us: i64,
+    pub forget_before_us: i64,
 }
 
 /// See [`AuthorizerStore::authorization_lookup`].
@@ -327,15 +353,11 @@ pub trait AuthorizerStore: Clone + Send + Sync + 'static {
     /// Posts the final amount of an approved (or expired) authorization and releases the
     /// rest of its hold; false if it was not in a state to complete. A completion after
     /// the hold expired also opens `late_alert` (the fill goes to review), in the same
-    /// transaction.
+    /// transaction. With `nonce`, the request's nonce is recorded in it too (a nonce seen
+    /// before: `StoreError::Duplicate("nonce")`, nothing written).
     fn complete_authorization(
         &self,
-        id: AuthorizationId,
-        final_amount: i64,
-        final_volume_ml: i64,
-        product: &str,
-        now_us: i64,
-        late_alert: &crate::AlertRecord,
+        completion: &CompletionCommit,
     ) -> impl Future<Output = R<bool>> + Send;
     /// Releases the whole hold (`to` is `Reversed` or `Expired`); false if nothing was held.
     fn release_authorization(

@@ -78,6 +78,7 @@ fn unique_target(message: &str, constraint: Option<&str>) -> &'static str {
     let text = constraint.unwrap_or(message);
     const TARGETS: &[(&str, &str)] = &[
         ("idempotency_keys", "idempotency_key"),
+        ("terminal_nonces", "nonce"),
         ("email", "email"),
         ("plate", "plate"),
         ("fingerprint", "pan"),

@@ -24,7 +24,8 @@ use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use store::{TerminalRecord, TerminalStatus};
+use store::{NonceClaim, TerminalRecord, TerminalStatus};
+use tokio::task::JoinError;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -39,14 +40,34 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A signed terminal request: the authenticated terminal, the JSON body and the body's
-/// hash (the message's fingerprint for idempotent retries).
+/// hash (the message's fingerprint for idempotent retries). Its nonce is recorded before
+/// the handler runs.
 pub struct Signed<T> {
     terminal: TerminalRecord,
     body: T,
     body_hash: String,
 }
 
-impl<T: DeserializeOwned> FromRequest<AppState> for Signed<T> {
+/// A [`Signed`] request whose nonce is not recorded yet: the handler's one write records it
+/// (`Authorizer::authorize_gated`, `Authorizer::complete_deferred`), which saves the hot
+/// path one commit per request.
+pub struct SignedDeferred<T> {
+    signed: Signed<T>,
+    nonce: NonceClaim,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for Signed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let SignedDeferred { signed, nonce } = SignedDeferred::from_request(req, state).await?;
+        let stored = state.authorizer.settle_nonce(&nonce, false, Ok(())).await?;
+        stored.map_err(terminal_refused)?;
+        Ok(signed)
+    }
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for SignedDeferred<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
@@ -80,10 +101,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Signed<T> {
             path_and_query: &path,
             body: &bytes,
         };
-        let terminal = state.authorizer.authenticate(&signed).await?.map_err(terminal_refused)?;
+        let verified = state.authorizer.authenticate_deferred(&signed).await?;
+        let (terminal, nonce) = verified.map_err(terminal_refused)?;
         tracing::Span::current().record("user_id", tracing::field::display(terminal.id));
         let body = parse_json(&bytes)?;
-        Ok(Self { terminal, body, body_hash: hex::encode(Sha256::digest(&bytes)) })
+        let body_hash = hex::encode(Sha256::digest(&bytes));
+        Ok(Self { signed: Signed { terminal, body, body_hash }, nonce })
     }
 }
 
@@ -116,9 +139,11 @@ async fn authorize(State(s): State<AppState>, req: Request) -> Response {
         return fault_answer(DeclineReason::IssuerUnavailable, lang);
     };
     let deadline = deadline_of(&s);
-    let extracted =
-        tokio::time::timeout_at(deadline.into(), Signed::<AuthorizeRequest>::from_request(req, &s))
-            .await;
+    let extracted = tokio::time::timeout_at(
+        deadline.into(),
+        SignedDeferred::<AuthorizeRequest>::from_request(req, &s),
+    )
+    .await;
     let signed = match extracted {
         Ok(Ok(signed)) => signed,
         Ok(Err(refused)) => return fault_or(refused, lang),
@@ -132,7 +157,8 @@ async fn authorize(State(s): State<AppState>, req: Request) -> Response {
             tracing::warn!("authorization deadline passed; answered 91");
             fault_answer(DeclineReason::IssuerUnavailable, lang)
         }
-        Some(Ok(Ok(answer))) => Json(localise(answer, lang)).into_response(),
+        Some(Ok(Ok(Ok(answer)))) => Json(localise(answer, lang)).into_response(),
+        Some(Ok(Ok(Err(replayed)))) => terminal_refused(replayed).into_response(),
         Some(Ok(Err(e))) => fault_or(ApiError::from(e), lang),
         Some(Err(e)) => {
             tracing::error!(error = %e, "authorization task failed");
@@ -146,16 +172,16 @@ async fn authorize(State(s): State<AppState>, req: Request) -> Response {
 /// commit on the database). `None`: the deadline won, the terminal is answered 91.
 async fn run_gated(
     s: &AppState,
-    signed: Signed<AuthorizeRequest>,
+    request: SignedDeferred<AuthorizeRequest>,
     deadline: Instant,
-) -> Option<Result<issuing::Result<AuthorizationAnswer>, tokio::task::JoinError>> {
+) -> Option<Result<issuing::Result<Result<AuthorizationAnswer, TerminalAuthError>>, JoinError>> {
     let gate = Arc::new(Gate::until(deadline));
     let mut task = tokio::spawn({
         let (authorizer, gate) = (s.authorizer.clone(), gate.clone());
         async move {
-            authorizer
-                .authorize_gated(&signed.terminal, &signed.body_hash, &signed.body, &gate)
-                .await
+            let SignedDeferred { signed, nonce } = request;
+            let (terminal, hash, body) = (&signed.terminal, &signed.body_hash, &signed.body);
+            authorizer.authorize_gated(terminal, &nonce, hash, body, &gate).await
         }
     });
     match tokio::time::timeout_at(deadline.into(), &mut task).await {
@@ -275,9 +301,21 @@ async fn within_deadline<T>(
 
 async fn complete(State(s): State<AppState>, RawId(id): RawId, req: Request) -> Response {
     within_deadline(&s, async {
-        let req = Signed::<CompleteRequest>::from_request(req, &s).await?;
-        let id = path_id("authorization_id", &id)?;
-        Ok(Json(s.authorizer.complete(&req.terminal, id, &req.body).await?))
+        let SignedDeferred { signed, nonce } =
+            SignedDeferred::<CompleteRequest>::from_request(req, &s).await?;
+        let id = path_id("authorization_id", &id);
+        // A malformed id writes nothing: the nonce is recorded alone, a replay refused.
+        let completed = match id {
+            Ok(id) => {
+                s.authorizer.complete_deferred(&signed.terminal, &nonce, id, &signed.body).await
+            }
+            Err(bad) => {
+                let recorded = s.authorizer.settle_nonce(&nonce, false, Ok(())).await?;
+                recorded.map_err(terminal_refused)?;
+                return Err(bad);
+            }
+        };
+        Ok(Json(completed?.map_err(terminal_refused)?))
     })
     .await
     .into_response()

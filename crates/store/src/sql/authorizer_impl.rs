@@ -523,23 +523,14 @@ impl SqlStore {
         .await
     }
 
-    pub(super) async fn complete_authorization_impl(
-        &self,
-        id: AuthorizationId,
-        amount: i64,
-        volume: i64,
-        product: &str,
-        now_us: i64,
-        late_alert: &crate::AlertRecord,
-    ) -> R<bool> {
-        let (product, late_alert) = (product.to_owned(), late_alert.clone());
-        let backend = self.backend;
-        self.write(move |tx, first| {
+    pub(super) async fn complete_authorization_impl(&self, c: &CompletionCommit) -> R<bool> {
+        let (backend, c) = (self.backend, c.clone());
+        self.write(move |tx, mut first| {
             Box::pin(async move {
-                let fill = (amount, volume);
-                let done =
-                    complete_in(tx, (backend, first), id, fill, &product, now_us, &late_alert)
-                        .await;
+                if let Some(nonce) = &c.nonce {
+                    push_nonce_claim(&mut first, nonce);
+                }
+                let done = complete_in(tx, (backend, first), &c).await;
                 (matches!(done, Ok(true)), done)
             })
         })
@@ -647,6 +638,22 @@ async fn remember_nonce_in(
     now_us: i64,
     forget_before_us: i64,
 ) -> R<bool> {
+    push_nonce(&mut b, (terminal, nonce), now_us, forget_before_us);
+    match b.run(tx, backend).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::Duplicate(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Prunes the terminal's old nonces and records this one; the INSERT fails with
+/// `StoreError::Duplicate("nonce")` for a nonce seen before.
+fn push_nonce(
+    b: &mut Batch,
+    (terminal, nonce): (TerminalId, &str),
+    now_us: i64,
+    forget_before_us: i64,
+) {
     b.push(
         "DELETE FROM terminal_nonces WHERE terminal_id = $1 AND seen_us < $2",
         vec![id_str(terminal).into(), forget_before_us.into()],
@@ -655,11 +662,10 @@ async fn remember_nonce_in(
         "INSERT INTO terminal_nonces (terminal_id, nonce, seen_us) VALUES ($1, $2, $3)",
         vec![id_str(terminal).into(), nonce.into(), now_us.into()],
     );
-    match b.run(tx, backend).await {
-        Ok(_) => Ok(true),
-        Err(StoreError::Duplicate(_)) => Ok(false),
-        Err(e) => Err(e),
-    }
+}
+
+fn push_nonce_claim(b: &mut Batch, claim: &NonceClaim) {
+    push_nonce(b, (claim.terminal, &claim.nonce), claim.now_us, claim.forget_before_us);
 }
 
 /// The pre-authorization's writes inside the caller's transaction, in three batches (each
@@ -674,10 +680,15 @@ async fn commit_in(
     c: &AuthorizationCommit,
 ) -> R<Result<(), CommitRefusal>> {
     let r = &c.record;
-    // 1. The record (its unique key finds a duplicate) and the token's window, locked.
+    // 1. The request's nonce (first, so a replayed request is refused as one), the record
+    // (its unique key finds a duplicate) and the token's window, locked.
+    if let Some(nonce) = &c.nonce {
+        push_nonce_claim(&mut first, nonce);
+    }
     first.push(INSERT_AUTHORIZATION, authorization_values(r));
     let window_at = c.claim.as_ref().map(|claim| push_read_window(&mut first, backend, claim));
     let done = match first.run(tx, backend).await {
+        Err(StoreError::Duplicate("nonce")) => return Err(StoreError::Duplicate("nonce")),
         Err(StoreError::Duplicate(_)) => return Ok(Err(CommitRefusal::Duplicate)),
         other => other?,
     };
@@ -744,12 +755,10 @@ async fn commit_in(
 async fn complete_in(
     tx: &mut AnyConnection,
     (backend, first): (super::Backend, Batch),
-    id: AuthorizationId,
-    (amount, volume): (i64, i64),
-    product: &str,
-    now_us: i64,
-    late_alert: &crate::AlertRecord,
+    c: &CompletionCommit,
 ) -> R<bool> {
+    let (id, amount, volume, now_us) = (c.id, c.final_amount, c.final_volume_ml, c.now_us);
+    let (product, late_alert) = (c.product.as_str(), &c.late_alert);
     let a = read_authorization(tx, backend, first, id).await?;
     let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
     let from = a.status;
@@ -1060,24 +1069,8 @@ impl AuthorizerStore for SqlStore {
     ) -> R<Result<(), CommitRefusal>> {
         self.commit_authorization_impl(commit).await
     }
-    async fn complete_authorization(
-        &self,
-        id: AuthorizationId,
-        final_amount: i64,
-        final_volume_ml: i64,
-        product: &str,
-        now_us: i64,
-        late_alert: &crate::AlertRecord,
-    ) -> R<bool> {
-        self.complete_authorization_impl(
-            id,
-            final_amount,
-            final_volume_ml,
-            product,
-            now_us,
-            late_alert,
-        )
-        .await
+    async fn complete_authorization(&self, completion: &CompletionCommit) -> R<bool> {
+        self.complete_authorization_impl(completion).await
     }
     async fn release_authorization(
         &self,
