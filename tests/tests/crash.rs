@@ -70,14 +70,16 @@ async fn sigkill_under_load(data: &std::path::Path, url: &str) {
     for cycle in 0..cycles {
         let phones = chaos::phones(&fleet, &base, PHONES).await;
         let stop = AtomicBool::new(false);
-        let delay = Duration::from_millis(rng.gen_range(200..1_500));
+        // Killed after a random number of this cycle's answers (of PHONES * 31 fills), so
+        // the kill lands inside the load however fast it runs.
+        let (answers, from) = (rng.gen_range(5..100), seen.lock().unwrap().answered());
         let kill = async {
-            tokio::time::sleep(delay).await;
+            chaos::after_answers(&seen, from, answers).await;
             server.kill();
             stop.store(true, Ordering::Relaxed);
         };
         tokio::join!(chaos::load(&fleet, &base, &phones, &stop, &stan, &seen), kill);
-        eprintln!("cycle {cycle}: SIGKILL after {} ms", delay.as_millis());
+        eprintln!("cycle {cycle}: SIGKILL after {answers} answers");
         server = Server::start_at(port, &env).await;
     }
     // The last restart serves: a fill is answered (approved or declined by the limit).
@@ -126,10 +128,11 @@ async fn hsm_killed_under_load() {
     for cycle in 0..chaos::cycles() {
         let phones = chaos::phones(&fleet, &base, PHONES).await;
         let stop = AtomicBool::new(false);
-        let delay = Duration::from_millis(rng.gen_range(100..800));
+        // Killed after a random number of this cycle's answers (of PHONES * 31 fills).
+        let (answers, from) = (rng.gen_range(5..60), seen.lock().unwrap().answered());
         let down = Duration::from_millis(rng.gen_range(300..1_000));
         let outage = async {
-            tokio::time::sleep(delay).await;
+            chaos::after_answers(&seen, from, answers).await;
             hsm.kill();
             tokio::time::sleep(down).await;
             hsm.spawn();
@@ -138,11 +141,7 @@ async fn hsm_killed_under_load() {
             chaos::load(&fleet, &base, &phones, &stop, &stan, &seen).await;
         };
         tokio::join!(load, outage);
-        eprintln!(
-            "cycle {cycle}: HSM killed after {} ms for {} ms",
-            delay.as_millis(),
-            down.as_millis()
-        );
+        eprintln!("cycle {cycle}: HSM killed after {answers} answers for {} ms", down.as_millis());
     }
     // Approvals resume: a fresh phone's fills are approved again.
     let phones = chaos::phones(&fleet, &base, 1).await;

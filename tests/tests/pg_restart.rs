@@ -144,11 +144,13 @@ async fn postgres_restarted_under_load() {
     let (seen, stan) = (Mutex::new(Seen::default()), AtomicU32::new(1));
     for cycle in 0..chaos::cycles() {
         let phones = chaos::phones(&fleet, &base, 4).await;
-        let (delay, down) = (rng.gen_range(100..800), rng.gen_range(200..1_000));
+        // Stopped after a random number of this cycle's answers (of 4 * 31 fills).
+        let (answers, down) = (rng.gen_range(5..60), rng.gen_range(200..1_000));
+        let from = seen.lock().unwrap().answered();
         let mode = if cycle % 2 == 0 { "fast" } else { "immediate" };
         // pg_ctl blocks: run it off this task, so the terminals keep paying meanwhile.
         let restart = async {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
+            chaos::after_answers(&seen, from, answers).await;
             let c = Arc::clone(&cluster);
             tokio::task::spawn_blocking(move || c.down(mode)).await.expect("stop");
             tokio::time::sleep(Duration::from_millis(down)).await;
@@ -157,7 +159,9 @@ async fn postgres_restarted_under_load() {
         };
         let never = AtomicBool::new(false);
         tokio::join!(chaos::load(&fleet, &base, &phones, &never, &stan, &seen), restart);
-        eprintln!("cycle {cycle}: PostgreSQL stopped ({mode}) after {delay} ms for {down} ms");
+        eprintln!(
+            "cycle {cycle}: PostgreSQL stopped ({mode}) after {answers} answers for {down} ms"
+        );
     }
     // The same forecourt process approves again, through new connections.
     let phones = chaos::phones(&fleet, &base, 1).await;

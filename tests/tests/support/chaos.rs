@@ -113,6 +113,23 @@ impl Seen {
     pub fn count(&self, code: &str) -> usize {
         self.codes.get(code).copied().unwrap_or(0)
     }
+
+    /// Authorization requests that got an answer, or none, so far.
+    pub fn answered(&self) -> usize {
+        self.codes.values().sum::<usize>() + self.lost + self.unexpected.len()
+    }
+}
+
+/// Waits until `n` more authorization requests were answered than `from`: a fault injected
+/// then lands inside the load, however fast the load runs (a fixed delay can outlast it).
+pub async fn after_answers(seen: &Mutex<Seen>, from: usize, n: usize) {
+    loop {
+        let answered = seen.lock().expect("seen").answered();
+        if answered >= from + n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// One terminal paying with one phone until `stop` or the phone runs out of cryptograms:
