@@ -208,6 +208,12 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
     /// write recorded it. A nonce no write carried is recorded alone now; seen before, the
     /// request is a replay and its outcome is withheld (it wrote nothing: every write of a
     /// deferred request carries the nonce). A write refused for the nonce is a replay too.
+    ///
+    /// One exception: a write that failed with its database unreachable may still have
+    /// committed, nonce and all (the connection died during `COMMIT`). Its nonce then
+    /// looks seen, by the request itself, so that failure stands as the answer (a
+    /// retryable 503, or 91 for a pre-authorization): the terminal's retry, with a fresh
+    /// nonce, gets the first answer. No successful answer is ever given for a seen nonce.
     pub async fn settle_nonce<T>(
         &self,
         nonce: &NonceClaim,
@@ -222,6 +228,7 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         }
         let (t, n) = (nonce.terminal, nonce.nonce.as_str());
         match self.store().remember_nonce(t, n, nonce.now_us, nonce.forget_before_us).await {
+            Ok(false) if matches!(&outcome, Err(e) if may_have_committed(e)) => outcome.map(Ok),
             Ok(false) => Ok(Err(TerminalAuthError::Replayed)),
             Ok(true) => outcome.map(Ok),
             // The outcome stands when it is a failure already; an answer is not given
@@ -234,6 +241,11 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
 /// The store's refusal of a write whose nonce was seen before, as the services see it.
 pub(crate) fn nonce_seen(e: &StoreError) -> bool {
     matches!(e, StoreError::Duplicate("nonce"))
+}
+
+/// A failure that leaves unknown whether the request's write committed.
+fn may_have_committed(e: &IssuingError) -> bool {
+    matches!(e, IssuingError::Unavailable(_) | IssuingError::Internal(_))
 }
 
 /// [`nonce_seen`] once converted to the services' error.

@@ -14,7 +14,8 @@ use sqlx::Connection;
 both_backends!(
     faults_answer_91_or_96_and_follow_the_drivers_language,
     the_deadline_never_cancels_a_commit,
-    past_the_pending_limit_a_pre_authorization_is_answered_91_at_once
+    past_the_pending_limit_a_pre_authorization_is_answered_91_at_once,
+    a_write_that_may_have_committed_keeps_its_failure_not_a_replay
 );
 
 const AUTHORIZE: &str = "/v1/terminal/authorizations";
@@ -226,4 +227,38 @@ async fn past_the_pending_limit_a_pre_authorization_is_answered_91_at_once(backe
     let body = qr_request(&phone.qr(0, 2, now_ms()), 5_000, false);
     let decided = authorize(&app, &terminal, &body, "").await;
     assert_eq!(decided["response_code"], "00", "{decided}");
+}
+
+/// `Authorizer::settle_nonce` after a write that failed: a write lost with its database may
+/// have committed the nonce itself (PostgreSQL restarted during `COMMIT`, caught by
+/// `tests/tests/pg_restart.rs`), so that failure stands — retryable — instead of a replay
+/// refusal; a business refusal or a success with a seen nonce is still a replay.
+async fn a_write_that_may_have_committed_keeps_its_failure_not_a_replay(backend: Backend) {
+    use authorizer::TerminalAuthError::Replayed;
+    use issuing::IssuingError::{self, Unavailable};
+    let Some(app) = TestApp::start(backend).await else { return };
+    let terminal = Terminal::register(&app).await;
+    let a = &app.state.authorizer;
+    let claim = |n: &str| store::NonceClaim {
+        terminal: domain::TerminalId(uuid::Uuid::parse_str(&terminal.id).unwrap()),
+        nonce: n.to_owned(),
+        now_us: 1_000 * now_ms(),
+        forget_before_us: 0,
+    };
+    let lost = || Err::<(), _>(Unavailable("the database"));
+    let refused = || Err::<(), _>(IssuingError::conflict("NOT_COMPLETABLE", "refused"));
+
+    // A fresh nonce after a lost write: recorded, and the failure is the answer.
+    let fresh = claim("fresh-nonce-0001");
+    let answer = a.settle_nonce(&fresh, false, lost()).await;
+    assert!(matches!(answer, Err(Unavailable(_))), "{answer:?}");
+    // Seen (here: by that very request's write, which did commit): still the failure.
+    let answer = a.settle_nonce(&fresh, false, lost()).await;
+    assert!(matches!(answer, Err(Unavailable(_))), "{answer:?}");
+    // But nothing that succeeds or refuses on business grounds passes a seen nonce.
+    assert!(matches!(a.settle_nonce(&fresh, false, refused()).await, Ok(Err(Replayed))));
+    assert!(matches!(a.settle_nonce(&fresh, false, Ok(())).await, Ok(Err(Replayed))));
+    // A request whose own write carried the nonce answers its outcome.
+    let carried = claim("carried-nonce-01");
+    assert!(matches!(a.settle_nonce(&carried, true, Ok(7)).await, Ok(Ok(7))));
 }
