@@ -238,9 +238,15 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
     }
 }
 
-/// The store's refusal of a write whose nonce was seen before, as the services see it.
-pub(crate) fn nonce_seen(e: &StoreError) -> bool {
-    matches!(e, StoreError::Duplicate("nonce"))
+/// A deferred request's write failed: a nonce seen before becomes [`NONCE_SEEN`], which
+/// [`Authorizer::settle_nonce`] answers as the replay refusal; the rest map as usual.
+pub(crate) fn write_failed(e: StoreError) -> IssuingError {
+    match e {
+        StoreError::Duplicate("nonce") => {
+            IssuingError::conflict(NONCE_SEEN, "the request's nonce was already used")
+        }
+        e => e.into(),
+    }
 }
 
 /// A failure that leaves unknown whether the request's write committed.
@@ -248,15 +254,10 @@ fn may_have_committed(e: &IssuingError) -> bool {
     matches!(e, IssuingError::Unavailable(_) | IssuingError::Internal(_))
 }
 
-/// [`nonce_seen`] once converted to the services' error.
 fn is_nonce_seen(e: &IssuingError) -> bool {
     matches!(e, IssuingError::Conflict { code: NONCE_SEEN, .. })
 }
 
 /// The code a deferred request's write carries when its nonce was seen before; never
-/// answered as such ([`Authorizer::settle_nonce`] turns it into the replay refusal).
-pub(crate) const NONCE_SEEN: &str = "NONCE_SEEN";
-
-pub(crate) fn nonce_seen_error() -> IssuingError {
-    IssuingError::conflict(NONCE_SEEN, "the request's nonce was already used")
-}
+/// answered as such.
+const NONCE_SEEN: &str = "NONCE_SEEN";

@@ -388,8 +388,7 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
                 Ok(Ok(()))
             }
             Ok(Err(refusal)) => Ok(Err(refusal)),
-            Err(e) if crate::network::nonce_seen(&e) => Err(crate::network::nonce_seen_error()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(crate::network::write_failed(e)),
         }
     }
 

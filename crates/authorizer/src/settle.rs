@@ -1,5 +1,6 @@
 //! After the pump stops: completion with the real amount, reversal, and hold expiry.
 
+use crate::network::write_failed;
 use crate::request::{self, CompleteRequest, ReverseByReference};
 use crate::views::AuthorizationView;
 use crate::{now_us, Authorizer};
@@ -95,7 +96,8 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             late_alert,
             nonce: nonce.cloned(),
         };
-        if !self.store_completion(&completion).await? {
+        let store = self.store();
+        if !store.complete_authorization(&completion).await.map_err(write_failed)? {
             return Err(conflict(
                 "NOT_COMPLETABLE",
                 "only an approved authorization can be completed",
@@ -115,13 +117,6 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             ..auth
         };
         Ok((AuthorizationView::from(&completed), nonce.is_some()))
-    }
-
-    async fn store_completion(&self, completion: &CompletionCommit) -> Result<bool> {
-        match self.store().complete_authorization(completion).await {
-            Err(e) if crate::network::nonce_seen(&e) => Err(crate::network::nonce_seen_error()),
-            other => Ok(other?),
-        }
     }
 
     /// Releases the whole hold. Repeating it answers the same.
