@@ -179,13 +179,17 @@ fn outside_transaction(conn: &AnyConnection) -> bool {
 }
 
 /// Durability first: WAL with `synchronous=FULL` makes an acknowledged commit survive power
-/// loss; foreign keys are off by default in SQLite.
+/// loss; foreign keys are off by default in SQLite. Temporary files in memory: each group
+/// commit job's savepoint copies every page it first changes to the statement subjournal,
+/// which is otherwise a file written by syscall (11 % of the server's CPU in the profile,
+/// docs/BENCHMARKS.md); it holds nothing that must outlive the transaction.
 fn sqlite_pragmas() -> Vec<String> {
     vec![
         "PRAGMA journal_mode = WAL".into(),
         "PRAGMA synchronous = FULL".into(),
         "PRAGMA foreign_keys = ON".into(),
         format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"),
+        "PRAGMA temp_store = MEMORY".into(),
     ]
 }
 
@@ -195,5 +199,38 @@ fn expect_one(result: AnyQueryResult) -> Result<(), StoreError> {
         1 => Ok(()),
         0 => Err(StoreError::VersionConflict),
         n => Err(StoreError::Corrupt(format!("guarded update touched {n} rows"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    async fn pragma(conn: &mut AnyConnection, name: &str) -> String {
+        let row = sqlx::query(&format!("PRAGMA {name}")).fetch_one(conn).await.unwrap();
+        row.try_get::<String, _>(0)
+            .or_else(|_| row.try_get::<i64, _>(0).map(|v| v.to_string()))
+            .unwrap()
+    }
+
+    /// Every pooled SQLite connection runs durable (WAL, `synchronous=FULL`) with its
+    /// temporary files, the savepoints' subjournal among them, in memory.
+    #[tokio::test]
+    async fn every_sqlite_connection_gets_the_pragmas() {
+        let dir = std::env::temp_dir().join(format!("forecourt-pragmas-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqlStore::connect(&format!("sqlite://{}/p.db", dir.display())).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..Backend::Sqlite.max_connections() {
+            let mut conn = store.pool.acquire().await.unwrap();
+            assert_eq!(pragma(&mut conn, "journal_mode").await, "wal");
+            assert_eq!(pragma(&mut conn, "synchronous").await, "2", "FULL");
+            assert_eq!(pragma(&mut conn, "temp_store").await, "2", "MEMORY");
+            held.push(conn);
+        }
+        drop(held);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
