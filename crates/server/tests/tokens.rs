@@ -181,7 +181,7 @@ async fn every_decline_reason_from_a_constructed_case(b: Backend) {
     check(phone.qr_payment(0, 10, now, 60), None).await;
     check(phone.qr_payment(0, 11, now, 60), Some(KeyExhausted)).await;
     // A LUK past its time to live.
-    expire_luk(&app, &phone.token_id, &phone.luks[3].key_index.0).await;
+    expire_luk(&app, &phone.token_id, &phone.luks[3].key_index.0, now).await;
     check(phone.qr_payment(3, 13, now, 60), Some(KeyExhausted)).await;
     // A blocked card blocks its tokens at once, and the driver is told the card is blocked.
     let owner = app.owner().await;
@@ -277,11 +277,13 @@ async fn revoking_the_device_kills_its_tokens(b: Backend) {
 }
 
 /// Moves a LUK's expiry into the past, as time would.
-async fn expire_luk(app: &TestApp, token_id: &str, key_index: &[u8; 6]) {
+/// Expires the LUK a second before `generated_at_ms`, the payment data's own time: "now" at
+/// the call would leave a payment made earlier in a slow test inside the LUK's life.
+async fn expire_luk(app: &TestApp, token_id: &str, key_index: &[u8; 6], generated_at_ms: i64) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut db = sqlx::AnyConnection::connect(&app.database_url()).await.expect("db");
-    let past = now_ms() / 1_000 - 1;
+    let past = generated_at_ms / 1_000 - 1;
     let done = sqlx::query("UPDATE luks SET expires_s = $1 WHERE token_id = $2 AND key_index = $3")
         .bind(past)
         .bind(token_id)
