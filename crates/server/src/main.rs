@@ -7,6 +7,13 @@ use server::{demo, Config, HsmConfig, RemoteHsm, Timeouts};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+// A fill allocates many small, short-lived buffers (JSON, SQL rows, crypto) across the
+// runtime's threads; mimalloc's per-thread free lists measured +5-7 % pre-auth/s over the
+// system allocator on both databases (docs/BENCHMARKS.md). Only the binary opts in, so the
+// library crates and their tests keep the default allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "forecourt", version, about = "Virtual fuel cards paid by phone: the backend")]
 struct Args {

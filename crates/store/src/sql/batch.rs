@@ -258,7 +258,7 @@ mod on_both_databases {
 
     const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-    async fn connections() -> Vec<(Backend, AnyConnection)> {
+    pub(super) async fn connections() -> Vec<(Backend, AnyConnection)> {
         sqlx::any::install_default_drivers();
         let mut out =
             vec![(Backend::Sqlite, AnyConnection::connect("sqlite::memory:").await.unwrap())];
@@ -332,6 +332,83 @@ mod on_both_databases {
                 .unwrap();
             let keys: Vec<String> = rows.iter().map(|r| r.text("k").unwrap()).collect();
             assert_eq!(keys, ["a"], "{backend:?}: the statement after the failure ran");
+        }
+    }
+}
+
+#[cfg(test)]
+mod values_round_trip {
+    //! Whatever a value holds (SQL metacharacters, `$n` that look like placeholders,
+    //! non-ASCII, extreme integers), the batch binds it and returns it unchanged on both
+    //! databases (docs/THREAT-MODEL.md, T13).
+    use super::{Backend, Batch, Value};
+    use crate::sql::rows::RowExt;
+    use sqlx::Executor;
+
+    const HOSTILE: &[&str] = &[
+        "",
+        "'",
+        "''; DROP TABLE t; --",
+        "\\",
+        "\\'",
+        "a\\' OR '1'='1",
+        "$1 $2 $$ $tag$ x $tag$",
+        "/* c */ -- c\n; SELECT 1;",
+        "E'\\x41'",
+        "naïve café ✓ 🚚 Ж",
+        "\t\r\n",
+    ];
+
+    #[tokio::test]
+    async fn hostile_text_ints_and_blobs_come_back_unchanged() {
+        for (backend, mut conn) in super::on_both_databases::connections().await {
+            let table = format!("batch_test_{}", uuid::Uuid::new_v4().simple());
+            let create = format!(
+                "CREATE TEMPORARY TABLE {table} (k BIGINT PRIMARY KEY, t TEXT, i BIGINT, b {})",
+                if backend == Backend::Postgres { "BYTEA" } else { "BLOB" }
+            );
+            conn.execute(create.as_str()).await.unwrap();
+            let ints = [0, -1, 1, i64::MIN, i64::MAX, -5];
+            let mut b = Batch::new();
+            for (k, text) in HOSTILE.iter().enumerate() {
+                let k = i64::try_from(k).unwrap();
+                let blob: Vec<u8> = text.bytes().chain([0, 0xff]).collect();
+                b.push(
+                    format!("INSERT INTO {table} (k, t, i, b) VALUES ($1, $2, $3 - $4, $5)"),
+                    vec![
+                        k.into(),
+                        (*text).into(),
+                        ints[k as usize % ints.len()].into(),
+                        0.into(),
+                        Value::Blob(blob),
+                    ],
+                );
+            }
+            b.push(
+                format!("INSERT INTO {table} (k, t, i) VALUES ($1, $2, $3)"),
+                vec![100.into(), Value::Text(None), Value::Int(None)],
+            );
+            let found = b.push(
+                format!("SELECT k FROM {table} WHERE t = $1 AND i = $2"),
+                vec![HOSTILE[2].into(), ints[2].into()],
+            );
+            let done = b.run(&mut conn, backend).await.unwrap();
+            assert_eq!(done[found].rows.len(), 1, "{backend:?}: a bound text did not match itself");
+
+            let rows = sqlx::query(&format!("SELECT k, t, i, b FROM {table} ORDER BY k"))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), HOSTILE.len() + 1, "{backend:?}");
+            for (k, text) in HOSTILE.iter().enumerate() {
+                let row = &rows[k];
+                assert_eq!(row.text("t").unwrap(), *text, "{backend:?}");
+                assert_eq!(row.int("i").unwrap(), ints[k % ints.len()], "{backend:?}");
+                let blob: Vec<u8> = sqlx::Row::try_get(row, "b").unwrap();
+                assert_eq!(blob, text.bytes().chain([0, 0xff]).collect::<Vec<_>>(), "{backend:?}");
+            }
+            let null: Option<String> = sqlx::Row::try_get(&rows[HOSTILE.len()], "t").unwrap();
+            assert_eq!(null, None, "{backend:?}");
         }
     }
 }
