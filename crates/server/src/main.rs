@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 // A fill allocates many small, short-lived buffers (JSON, SQL rows, crypto) across the
-// runtime's threads; mimalloc's per-thread free lists measured +5-7 % pre-auth/s over the
-// system allocator on both databases (docs/BENCHMARKS.md). Only the binary opts in, so the
+// runtime's threads; mimalloc's per-thread free lists measured +4-7 % pre-auth/s over the
+// system allocator on the two databases (docs/BENCHMARKS.md). Only the binary opts in, so the
 // library crates and their tests keep the default allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -371,14 +371,13 @@ mod values_round_trip {
             let ints = [0, -1, 1, i64::MIN, i64::MAX, -5];
             let mut b = Batch::new();
             for (k, text) in HOSTILE.iter().enumerate() {
-                let k = i64::try_from(k).unwrap();
                 let blob: Vec<u8> = text.bytes().chain([0, 0xff]).collect();
                 b.push(
                     format!("INSERT INTO {table} (k, t, i, b) VALUES ($1, $2, $3 - $4, $5)"),
                     vec![
-                        k.into(),
+                        i64::try_from(k).unwrap().into(),
                         (*text).into(),
-                        ints[k as usize % ints.len()].into(),
+                        ints[k % ints.len()].into(),
                         0.into(),
                         Value::Blob(blob),
                     ],
