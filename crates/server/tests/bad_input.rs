@@ -24,6 +24,7 @@ both_backends!(
     wrong_methods_are_405_json,
     bad_query_values_are_400_naming_the_parameter,
     hostile_json_is_refused_without_a_500,
+    sql_metacharacters_in_free_text_round_trip,
 );
 
 /// Sends raw bytes; returns the status and the parsed error body, checking that the answer
@@ -855,4 +856,71 @@ async fn hostile_json_is_refused_without_a_500(b: Backend) {
         Some("group_id"),
     );
     assert_eq!(counts(&app).await, before);
+}
+
+/// Text that means something to SQL is data to the store: every query binds its values,
+/// so a name or an idempotency key full of quotes, comment markers, `LIKE` wildcards and
+/// placeholder look-alikes comes back verbatim and matches only itself, on both databases.
+async fn sql_metacharacters_in_free_text_round_trip(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let owner = app.owner().await;
+    let north = app.group_id("North depot").await;
+    let hostile = [
+        "O'Brien's depot",
+        "x'); DROP TABLE cards; --",
+        "100% _under_ \\ back\\",
+        "$1 $$ ::text /* */",
+        "\" OR \"1\"=\"1",
+        "North%",
+    ];
+    for (i, name) in hostile.iter().enumerate() {
+        let (status, group) = app.post("/v1/groups", &owner, json!({"name": name})).await;
+        assert_eq!(status, StatusCode::CREATED, "group {name}: {group}");
+        assert_eq!(group["name"], *name);
+        let user = json!({"email": format!("sqli{i}@demo-taxi.example"), "name": name,
+                          "role": "driver", "group_id": north});
+        let (status, user) = app.post("/v1/users", &owner, user).await;
+        assert_eq!(status, StatusCode::CREATED, "user {name}: {user}");
+        assert_eq!(user["user"]["name"], *name);
+    }
+    for path in ["/v1/groups", "/v1/users"] {
+        let (status, list) = app.get(path, &owner).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let names: Vec<&str> =
+            list.as_array().unwrap().iter().filter_map(|item| item["name"].as_str()).collect();
+        for name in hostile {
+            assert_eq!(
+                names.iter().filter(|n| **n == name).count(),
+                1,
+                "{path}: {name} in {names:?}"
+            );
+        }
+        if path == "/v1/groups" {
+            assert_eq!(names.iter().filter(|n| **n == "North depot").count(), 1, "{names:?}");
+        }
+    }
+    // Idempotency keys are looked up by equality: a key with wildcards and quotes replays
+    // only its own answer, and keys that differ by one character are different requests.
+    let cards = app.count("/v1/cards", &owner).await;
+    let body = json!({"group_id": north}).to_string();
+    let mut ids = Vec::new();
+    for key in ["k'--;%_$1", "k'--;%_$1", "k'--;%_$2", "k\\'--;%_$1"] {
+        let (status, _, bytes) = app
+            .call_raw(
+                Method::POST,
+                "/v1/cards",
+                Some(&owner),
+                Some(body.clone().into_bytes()),
+                &[("content-type", "application/json"), ("idempotency-key", key)],
+            )
+            .await;
+        let card: Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(status, StatusCode::CREATED, "{key}: {card}");
+        ids.push(card["id"].as_str().expect("id").to_owned());
+    }
+    assert_eq!(ids[0], ids[1], "the same key replays the first card");
+    assert_ne!(ids[0], ids[2]);
+    assert_ne!(ids[0], ids[3]);
+    assert_ne!(ids[2], ids[3]);
+    assert_eq!(app.count("/v1/cards", &owner).await, cards + 3);
 }
