@@ -21,6 +21,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// From the SQLite group commit's own connection (`sql/lite.rs`).
+    #[error("database error")]
+    Sqlite(#[source] rusqlite::Error),
     /// The group commit this write joined did not commit (its cause is logged once by the
     /// writer): nothing of the write is stored. `unavailable`: the database could not be
     /// reached or locked in time, as [`Self::is_unavailable`] means it.
@@ -36,6 +39,11 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         if let StoreError::BatchAborted { unavailable } = self {
             return *unavailable;
+        }
+        if let StoreError::Sqlite(e) = self {
+            // SQLITE_BUSY / SQLITE_LOCKED past the busy timeout, as below.
+            use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+            return matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked));
         }
         let StoreError::Database(e) = self else { return false };
         match e {
@@ -74,7 +82,7 @@ impl From<sqlx::Error> for StoreError {
 
 /// Names the uniqueness rule that was hit, from the PostgreSQL constraint name or the SQLite
 /// message ("UNIQUE constraint failed: users.email").
-fn unique_target(message: &str, constraint: Option<&str>) -> &'static str {
+pub(crate) fn unique_target(message: &str, constraint: Option<&str>) -> &'static str {
     let text = constraint.unwrap_or(message);
     const TARGETS: &[(&str, &str)] = &[
         ("idempotency_keys", "idempotency_key"),

@@ -2,7 +2,7 @@
 //! `complete_authorization`, `release_authorization`) are single transactions whose
 //! conditional updates make the database the arbiter of funds, limits and replay.
 
-use super::batch::{Batch, Done, Value};
+use super::batch::{Batch, Done, Tx, Value};
 use super::rows::{atc_columns, RowExt};
 use super::store_impl::id_str;
 use super::SqlStore;
@@ -10,8 +10,6 @@ use crate::authorizer::*;
 use crate::StoreError;
 use domain::authorize::{PeriodUsage, Usage};
 use domain::{AuthorizationId, CardId, OrgId, StationId, TerminalId};
-use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
 
 type R<T> = Result<T, StoreError>;
 
@@ -68,7 +66,7 @@ fn bind_filter<'q>(q: AnyQuery<'q>, org: OrgId, f: &AuthorizationFilter) -> AnyQ
         .bind(f.to_us.unwrap_or(i64::MAX))
 }
 
-fn authorization(row: &AnyRow) -> R<AuthorizationRecord> {
+fn authorization(row: &impl RowExt) -> R<AuthorizationRecord> {
     let status = row.text("status")?;
     Ok(AuthorizationRecord {
         id: row.parse("id")?,
@@ -102,7 +100,7 @@ fn authorization(row: &AnyRow) -> R<AuthorizationRecord> {
     })
 }
 
-pub(super) fn account(row: &AnyRow) -> R<AccountRecord> {
+pub(super) fn account(row: &impl RowExt) -> R<AccountRecord> {
     let record = AccountRecord {
         org_id: row.parse("org_id")?,
         credit_limit: row.int("credit_limit")?,
@@ -117,7 +115,7 @@ pub(super) fn account(row: &AnyRow) -> R<AccountRecord> {
     Ok(record)
 }
 
-fn station(row: &AnyRow) -> R<StationRecord> {
+fn station(row: &impl RowExt) -> R<StationRecord> {
     let products = row.text("products")?;
     Ok(StationRecord {
         id: row.parse("id")?,
@@ -135,7 +133,7 @@ fn station(row: &AnyRow) -> R<StationRecord> {
     })
 }
 
-fn terminal(row: &AnyRow) -> R<TerminalRecord> {
+fn terminal(row: &impl RowExt) -> R<TerminalRecord> {
     Ok(TerminalRecord {
         id: row.parse("id")?,
         station_id: row.parse("station_id")?,
@@ -287,12 +285,12 @@ impl SqlStore {
     ) -> R<bool> {
         // One batch: a nonce seen before fails its INSERT alone (the answer `false`);
         // the pruning stays.
-        let (nonce, backend) = (nonce.to_owned(), self.backend);
-        self.write_unguarded(move |tx, first| {
+        let nonce = nonce.to_owned();
+        self.write_unguarded(move |mut tx, first| {
             Box::pin(async move {
                 let nonce = (terminal, nonce.as_str());
                 let fresh =
-                    remember_nonce_in(tx, backend, first, nonce, now_us, forget_before_us).await;
+                    remember_nonce_in(&mut tx, first, nonce, now_us, forget_before_us).await;
                 (matches!(fresh, Ok(true)), fresh)
             })
         })
@@ -513,10 +511,10 @@ impl SqlStore {
         &self,
         c: &AuthorizationCommit,
     ) -> R<Result<(), CommitRefusal>> {
-        let (c, backend) = (c.clone(), self.backend);
-        self.write(move |tx, first| {
+        let c = c.clone();
+        self.write(move |mut tx, first| {
             Box::pin(async move {
-                let committed = commit_in(tx, backend, first, &c).await;
+                let committed = commit_in(&mut tx, first, &c).await;
                 (matches!(committed, Ok(Ok(()))), committed)
             })
         })
@@ -524,13 +522,13 @@ impl SqlStore {
     }
 
     pub(super) async fn complete_authorization_impl(&self, c: &CompletionCommit) -> R<bool> {
-        let (backend, c) = (self.backend, c.clone());
-        self.write(move |tx, mut first| {
+        let c = c.clone();
+        self.write(move |mut tx, mut first| {
             Box::pin(async move {
                 if let Some(nonce) = &c.nonce {
                     push_nonce_claim(&mut first, nonce);
                 }
-                let done = complete_in(tx, (backend, first), &c).await;
+                let done = complete_in(&mut tx, first, &c).await;
                 (matches!(done, Ok(true)), done)
             })
         })
@@ -543,10 +541,9 @@ impl SqlStore {
         to: AuthStatus,
         now_us: i64,
     ) -> R<bool> {
-        let backend = self.backend;
-        self.write(move |tx, first| {
+        self.write(move |mut tx, first| {
             Box::pin(async move {
-                let done = release_in(tx, (backend, first), id, to, now_us).await;
+                let done = release_in(&mut tx, first, id, to, now_us).await;
                 (matches!(done, Ok(true)), done)
             })
         })
@@ -631,15 +628,14 @@ impl SqlStore {
 
 /// Records a terminal's nonce inside the caller's transaction; false when already seen.
 async fn remember_nonce_in(
-    tx: &mut AnyConnection,
-    backend: super::Backend,
+    tx: &mut Tx<'_>,
     mut b: Batch,
     (terminal, nonce): (TerminalId, &str),
     now_us: i64,
     forget_before_us: i64,
 ) -> R<bool> {
     push_nonce(&mut b, (terminal, nonce), now_us, forget_before_us);
-    match b.run(tx, backend).await {
+    match tx.run(b).await {
         Ok(_) => Ok(true),
         Err(StoreError::Duplicate(_)) => Ok(false),
         Err(e) => Err(e),
@@ -674,12 +670,11 @@ fn push_nonce_claim(b: &mut Batch, claim: &NonceClaim) {
 /// window) → card usage → card features → fleet account. A refusal returns before the
 /// caller keeps anything: it rolls back what was written.
 async fn commit_in(
-    tx: &mut AnyConnection,
-    backend: super::Backend,
+    tx: &mut Tx<'_>,
     mut first: Batch,
     c: &AuthorizationCommit,
 ) -> R<Result<(), CommitRefusal>> {
-    let r = &c.record;
+    let (r, backend) = (&c.record, tx.backend());
     // 1. The request's nonce (first, so a replayed request is refused as one), the record
     // (its unique key finds a duplicate) and the token's window, locked.
     if let Some(nonce) = &c.nonce {
@@ -687,7 +682,7 @@ async fn commit_in(
     }
     first.push(INSERT_AUTHORIZATION, authorization_values(r));
     let window_at = c.claim.as_ref().map(|claim| push_read_window(&mut first, backend, claim));
-    let done = match first.run(tx, backend).await {
+    let done = match tx.run(first).await {
         Err(StoreError::Duplicate("nonce")) => return Err(StoreError::Duplicate("nonce")),
         Err(StoreError::Duplicate(_)) => return Ok(Err(CommitRefusal::Duplicate)),
         other => other?,
@@ -714,7 +709,7 @@ async fn commit_in(
     }
     let features_at =
         c.features.as_ref().map(|u| super::fraud_impl::push_read_features(&mut second, backend, u));
-    let done = second.run(tx, backend).await?;
+    let done = tx.run(second).await?;
     if luk_at.is_some_and(|at| done[at].rows_affected != 1) {
         return Ok(Err(CommitRefusal::BudgetSpent));
     }
@@ -743,7 +738,7 @@ async fn commit_in(
         );
         at
     });
-    let done = third.run(tx, backend).await?;
+    let done = tx.run(third).await?;
     if hold_at.is_some_and(|at| done[at].rows_affected != 1) {
         return Ok(Err(CommitRefusal::Funds));
     }
@@ -752,14 +747,10 @@ async fn commit_in(
 
 /// Completion inside the caller's transaction; false (nothing written) when the
 /// authorization is not open.
-async fn complete_in(
-    tx: &mut AnyConnection,
-    (backend, first): (super::Backend, Batch),
-    c: &CompletionCommit,
-) -> R<bool> {
+async fn complete_in(tx: &mut Tx<'_>, first: Batch, c: &CompletionCommit) -> R<bool> {
     let (id, amount, volume, now_us) = (c.id, c.final_amount, c.final_volume_ml, c.now_us);
     let (product, late_alert) = (c.product.as_str(), &c.late_alert);
-    let a = read_authorization(tx, backend, first, id).await?;
+    let a = read_authorization(tx, first, id).await?;
     let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
     let from = a.status;
     if !matches!(from, AuthStatus::Approved | AuthStatus::Expired) {
@@ -797,7 +788,7 @@ async fn complete_in(
         push_post(&mut b, org, Some(id), "late_capture", ("available", "spent"), amount, now_us);
         at
     };
-    let done = b.run(tx, backend).await?;
+    let done = tx.run(b).await?;
     // The status guard lost a race: the caller's transaction rolls back the rest.
     if done[settled].rows_affected != 1 {
         return Ok(false);
@@ -808,13 +799,13 @@ async fn complete_in(
 
 /// Releases an approved hold inside the caller's transaction; false when not approved.
 async fn release_in(
-    tx: &mut AnyConnection,
-    (backend, first): (super::Backend, Batch),
+    tx: &mut Tx<'_>,
+    first: Batch,
     id: AuthorizationId,
     to: AuthStatus,
     now_us: i64,
 ) -> R<bool> {
-    let a = read_authorization(tx, backend, first, id).await?;
+    let a = read_authorization(tx, first, id).await?;
     let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
     if a.status != AuthStatus::Approved {
         return Ok(false);
@@ -830,7 +821,7 @@ async fn release_in(
     push_adjust_usage(&mut b, card, &a.periods, deltas);
     let account_at = push_move_buckets(&mut b, org, a.held_amount, -a.held_amount, 0);
     push_post(&mut b, org, Some(id), to.as_str(), ("held", "available"), a.held_amount, now_us);
-    let done = b.run(tx, backend).await?;
+    let done = tx.run(b).await?;
     if done[released].rows_affected != 1 {
         return Ok(false);
     }
@@ -840,14 +831,13 @@ async fn release_in(
 
 /// Reads an authorization as the job's first batch (`first`, which may open its savepoint).
 async fn read_authorization(
-    tx: &mut AnyConnection,
-    backend: super::Backend,
+    tx: &mut Tx<'_>,
     mut first: Batch,
     id: AuthorizationId,
 ) -> R<AuthorizationRecord> {
     let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
     let at = first.push(sql, vec![id_str(id).into()]);
-    let done = first.run(tx, backend).await?;
+    let done = tx.run(first).await?;
     authorization(done[at].rows.first().ok_or(StoreError::NotFound)?)
 }
 
@@ -923,19 +913,19 @@ fn push_spend(b: &mut Batch, claim: &CryptogramClaim, next: domain::atc::AtcWind
 
 /// Spends a claim on its own (standalone validation): window, then ATC and LUK use.
 pub(super) async fn spend_cryptogram(
-    conn: &mut AnyConnection,
-    backend: super::Backend,
+    conn: &mut Tx<'_>,
     claim: &CryptogramClaim,
 ) -> R<Result<(), CommitRefusal>> {
+    let backend = conn.backend();
     let mut read = Batch::new();
     push_read_window(&mut read, backend, claim);
-    let done = read.run(conn, backend).await?;
+    let done = conn.run(read).await?;
     let Some(next) = accepted_window(&done[0], claim)? else {
         return Ok(Err(CommitRefusal::Replayed));
     };
     let mut spend = Batch::new();
     let luk_at = push_spend(&mut spend, claim, next);
-    let done = spend.run(conn, backend).await?;
+    let done = conn.run(spend).await?;
     Ok(if done[luk_at].rows_affected == 1 { Ok(()) } else { Err(CommitRefusal::BudgetSpent) })
 }
 

@@ -7,6 +7,9 @@
 //! multi-statement query, so they cost one round trip; PostgreSQL, whose extended protocol
 //! takes one statement per query, gets them one after another on the same connection.
 //!
+//! The SQLite group commit's writer runs its batches on its own connection, on its own
+//! thread, through rusqlite ([`Tx::Lite`], `lite.rs`): no round trip at all.
+//!
 //! Either way every statement runs, in order, inside the caller's transaction, and the
 //! caller reads each one's outcome afterwards. A statement that fails stops the batch: the
 //! error comes back and the caller's transaction is rolled back. So a batch may only hold
@@ -14,6 +17,8 @@
 //! on a result (a conditional UPDATE that touched no row) is made after the batch, and a
 //! refusal rolls back everything the batch wrote.
 
+use super::lite::LiteRow;
+use super::rows::RowExt;
 use super::Backend;
 use crate::StoreError;
 use futures_util::TryStreamExt;
@@ -69,7 +74,71 @@ struct Statement {
 #[derive(Default)]
 pub(super) struct Done {
     pub rows_affected: u64,
-    pub rows: Vec<AnyRow>,
+    pub rows: Vec<Row>,
+}
+
+/// A row a batch returned, from whichever driver ran it; read it through [`RowExt`].
+pub(super) enum Row {
+    Any(AnyRow),
+    Lite(LiteRow),
+}
+
+impl RowExt for Row {
+    fn text(&self, col: &str) -> Result<String, StoreError> {
+        match self {
+            Row::Any(r) => r.text(col),
+            Row::Lite(r) => r.text(col),
+        }
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Row::Any(r) => r.opt_text(col),
+            Row::Lite(r) => r.opt_text(col),
+        }
+    }
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
+        match self {
+            Row::Any(r) => r.int(col),
+            Row::Lite(r) => r.int(col),
+        }
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        match self {
+            Row::Any(r) => r.opt_int(col),
+            Row::Lite(r) => r.opt_int(col),
+        }
+    }
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {
+        match self {
+            Row::Any(r) => r.bytes(col),
+            Row::Lite(r) => r.bytes(col),
+        }
+    }
+}
+
+/// The connection a write's batches run on.
+pub(super) enum Tx<'c> {
+    /// A sqlx transaction (PostgreSQL's writes).
+    Sqlx(&'c mut AnyConnection, Backend),
+    /// The SQLite group commit's own connection, on the writer's thread.
+    Lite(&'c mut rusqlite::Connection),
+}
+
+impl Tx<'_> {
+    pub(super) fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlx(_, backend) => *backend,
+            Tx::Lite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// [`Batch::run`] on this connection.
+    pub(super) async fn run(&mut self, batch: Batch) -> Result<Vec<Done>, StoreError> {
+        match self {
+            Tx::Sqlx(conn, backend) => batch.run(conn, *backend).await,
+            Tx::Lite(conn) => batch.run_here(conn),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -89,6 +158,14 @@ impl Batch {
     pub(super) fn in_savepoint(taken: &Arc<AtomicBool>) -> Self {
         let mut b = Self { statements: Vec::new(), savepoint_taken: Some(Arc::clone(taken)) };
         b.push("SAVEPOINT job", Vec::new());
+        b
+    }
+
+    /// A batch of one statement without values.
+    #[cfg(test)]
+    fn from_sql(sql: &str) -> Self {
+        let mut b = Self::new();
+        b.push(sql, Vec::new());
         b
     }
 
@@ -117,6 +194,25 @@ impl Batch {
             taken.store(true, Ordering::Release);
         }
         result
+    }
+
+    /// Runs every statement in order on this thread (the SQLite writer's connection).
+    fn run_here(self, conn: &rusqlite::Connection) -> Result<Vec<Done>, StoreError> {
+        let mut outcomes = Vec::with_capacity(self.statements.len());
+        let mut result = Ok(());
+        for statement in &self.statements {
+            match super::lite::run(conn, &statement.sql, &statement.values) {
+                Ok(done) => outcomes.push(done),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if let Some(taken) = self.savepoint_taken.filter(|_| !outcomes.is_empty()) {
+            taken.store(true, Ordering::Release);
+        }
+        result.map(|()| outcomes)
     }
 
     /// Runs the statements; also says how many completed (before an error, if any).
@@ -194,7 +290,7 @@ async fn collect<'e>(
             Err(e) => return Err((outcomes.len(), e.into())),
         };
         match item {
-            Either::Right(row) => current.rows.push(row),
+            Either::Right(row) => current.rows.push(Row::Any(row)),
             Either::Left(result) => {
                 current.rows_affected = result.rows_affected();
                 outcomes.push(std::mem::take(&mut current));
@@ -249,22 +345,69 @@ mod tests {
 
 #[cfg(test)]
 mod on_both_databases {
-    //! The batch against real databases: outcomes split per statement, placeholders
-    //! renumbered, and a failing statement stopping the batch.
-    use super::{Backend, Batch};
+    //! The batch against real databases, through each driver that runs one (sqlx on both,
+    //! and the SQLite writer's own connection): outcomes split per statement,
+    //! placeholders renumbered, and a failing statement stopping the batch.
+    use super::{Backend, Batch, Done, Tx};
     use crate::sql::rows::RowExt;
     use crate::StoreError;
     use sqlx::{AnyConnection, Connection, Executor};
 
     const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-    pub(super) async fn connections() -> Vec<(Backend, AnyConnection)> {
+    /// A connection of one driver.
+    pub(super) enum Db {
+        Any(Backend, AnyConnection),
+        Lite(rusqlite::Connection),
+    }
+
+    impl Db {
+        pub(super) fn backend(&self) -> Backend {
+            match self {
+                Db::Any(backend, _) => *backend,
+                Db::Lite(_) => Backend::Sqlite,
+            }
+        }
+
+        pub(super) async fn run(&mut self, b: Batch) -> Result<Vec<Done>, StoreError> {
+            match self {
+                Db::Any(backend, conn) => Tx::Sqlx(conn, *backend).run(b).await,
+                Db::Lite(conn) => Tx::Lite(conn).run(b).await,
+            }
+        }
+
+        /// A temporary table `(k <key_type> PRIMARY KEY, <columns>)`; returns its name.
+        pub(super) async fn table(&mut self, key_type: &str, columns: &str) -> String {
+            let table = format!("batch_test_{}", uuid::Uuid::new_v4().simple());
+            let sql =
+                format!("CREATE TEMPORARY TABLE {table} (k {key_type} PRIMARY KEY, {columns})");
+            match self {
+                Db::Any(_, conn) => {
+                    conn.execute(sql.as_str()).await.unwrap();
+                }
+                Db::Lite(conn) => conn.execute_batch(&sql).unwrap(),
+            }
+            table
+        }
+
+        pub(super) fn name(&self) -> &'static str {
+            match self {
+                Db::Any(Backend::Sqlite, _) => "SQLite (sqlx)",
+                Db::Any(Backend::Postgres, _) => "PostgreSQL",
+                Db::Lite(_) => "SQLite (writer thread)",
+            }
+        }
+    }
+
+    pub(super) async fn connections() -> Vec<Db> {
         sqlx::any::install_default_drivers();
-        let mut out =
-            vec![(Backend::Sqlite, AnyConnection::connect("sqlite::memory:").await.unwrap())];
+        let mut out = vec![
+            Db::Any(Backend::Sqlite, AnyConnection::connect("sqlite::memory:").await.unwrap()),
+            Db::Lite(rusqlite::Connection::open_in_memory().unwrap()),
+        ];
         let url = std::env::var("FORECOURT_TEST_PG_URL").unwrap_or_else(|_| PG_URL.to_owned());
         match AnyConnection::connect(&url).await {
-            Ok(pg) => out.push((Backend::Postgres, pg)),
+            Ok(pg) => out.push(Db::Any(Backend::Postgres, pg)),
             Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
                 panic!("PostgreSQL is required on CI ({url})")
             }
@@ -275,21 +418,17 @@ mod on_both_databases {
 
     #[tokio::test]
     async fn each_statement_gets_its_own_outcome() {
-        for (backend, mut conn) in connections().await {
-            let table = format!("batch_test_{}", uuid::Uuid::new_v4().simple());
-            conn.execute(
-                format!("CREATE TEMPORARY TABLE {table} (k TEXT PRIMARY KEY, v BIGINT)").as_str(),
-            )
-            .await
-            .unwrap();
+        for mut db in connections().await {
+            let table = db.table("TEXT", "v BIGINT").await;
             let mut b = Batch::new();
             b.push(
                 format!("INSERT INTO {table} (k, v) VALUES ($1, $2), ($3, $4)"),
                 vec!["a".into(), 1.into(), "b".into(), 2.into()],
             );
+            // Placeholders out of order and repeated: each binds the value its number names.
             let bumped = b.push(
-                format!("UPDATE {table} SET v = v + $1 WHERE k = $2"),
-                vec![40.into(), "a".into()],
+                format!("UPDATE {table} SET v = v + $2 - $1 + $1 WHERE k = $3"),
+                vec![7.into(), 40.into(), "a".into()],
             );
             let all = b.push(format!("SELECT k, v FROM {table} ORDER BY k"), vec![]);
             let missed = b.push(
@@ -297,41 +436,56 @@ mod on_both_databases {
                 vec![0.into(), "zz".into()],
             );
             let none = b.push(format!("SELECT k FROM {table} WHERE k = $1"), vec!["zz".into()]);
-            let done = b.run(&mut conn, backend).await.unwrap();
-            assert_eq!(done.len(), 5, "{backend:?}");
-            assert_eq!(done[bumped].rows_affected, 1, "{backend:?}");
+            let done = db.run(b).await.unwrap();
+            let name = db.name();
+            assert_eq!(done.len(), 5, "{name}");
+            assert_eq!(done[bumped].rows_affected, 1, "{name}");
             let values: Vec<(String, i64)> = done[all]
                 .rows
                 .iter()
                 .map(|r| (r.text("k").unwrap(), r.int("v").unwrap()))
                 .collect();
-            assert_eq!(values, [("a".to_owned(), 41), ("b".to_owned(), 2)], "{backend:?}");
-            assert_eq!(done[missed].rows_affected, 0, "{backend:?}");
-            assert!(done[none].rows.is_empty(), "{backend:?}");
+            assert_eq!(values, [("a".to_owned(), 41), ("b".to_owned(), 2)], "{name}");
+            assert_eq!(done[missed].rows_affected, 0, "{name}");
+            assert!(done[none].rows.is_empty(), "{name}");
         }
     }
 
     #[tokio::test]
     async fn a_failing_statement_stops_the_batch() {
-        for (backend, mut conn) in connections().await {
-            let table = format!("batch_test_{}", uuid::Uuid::new_v4().simple());
-            conn.execute(
-                format!("CREATE TEMPORARY TABLE {table} (k TEXT PRIMARY KEY, v BIGINT)").as_str(),
-            )
-            .await
-            .unwrap();
+        for mut db in connections().await {
+            let table = db.table("TEXT", "v BIGINT").await;
             let mut b = Batch::new();
             b.push(format!("INSERT INTO {table} (k, v) VALUES ($1, 1)"), vec!["a".into()]);
             b.push(format!("INSERT INTO {table} (k, v) VALUES ($1, 2)"), vec!["a".into()]);
             b.push(format!("INSERT INTO {table} (k, v) VALUES ($1, 3)"), vec!["c".into()]);
-            let failed = b.run(&mut conn, backend).await;
-            assert!(matches!(failed, Err(StoreError::Duplicate(_))), "{backend:?}");
-            let rows = sqlx::query(&format!("SELECT k FROM {table} ORDER BY k"))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
-            let keys: Vec<String> = rows.iter().map(|r| r.text("k").unwrap()).collect();
-            assert_eq!(keys, ["a"], "{backend:?}: the statement after the failure ran");
+            let failed = db.run(b).await;
+            let name = db.name();
+            assert!(matches!(failed, Err(StoreError::Duplicate(_))), "{name}");
+            let mut read = Batch::new();
+            read.push(format!("SELECT k FROM {table} ORDER BY k"), vec![]);
+            let done = db.run(read).await.unwrap();
+            let keys: Vec<String> = done[0].rows.iter().map(|r| r.text("k").unwrap()).collect();
+            assert_eq!(keys, ["a"], "{name}: the statement after the failure ran");
+        }
+    }
+
+    /// A job's first batch tells the group commit that its savepoint was taken: without
+    /// it a refused job would leave what it wrote (`group_commit.rs::run_job`).
+    #[tokio::test]
+    async fn the_first_batch_reports_its_savepoint_taken() {
+        for mut db in connections().await {
+            if db.backend() == Backend::Postgres {
+                continue; // the group commit is SQLite's
+            }
+            db.run(Batch::from_sql("BEGIN")).await.unwrap();
+            let taken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let mut b = Batch::in_savepoint(&taken);
+            b.push("SELECT 1 AS one", vec![]);
+            db.run(b).await.unwrap();
+            assert!(taken.load(std::sync::atomic::Ordering::Acquire), "{}", db.name());
+            db.run(Batch::from_sql("ROLLBACK TO SAVEPOINT job")).await.unwrap();
+            db.run(Batch::from_sql("ROLLBACK")).await.unwrap();
         }
     }
 }
@@ -340,10 +494,9 @@ mod on_both_databases {
 mod values_round_trip {
     //! Whatever a value holds (SQL metacharacters, `$n` that look like placeholders,
     //! non-ASCII, extreme integers), the batch binds it and returns it unchanged on both
-    //! databases (docs/THREAT-MODEL.md, T13).
+    //! databases and through both SQLite drivers (docs/THREAT-MODEL.md, T13).
     use super::{Backend, Batch, Value};
     use crate::sql::rows::RowExt;
-    use sqlx::Executor;
 
     const HOSTILE: &[&str] = &[
         "",
@@ -361,13 +514,9 @@ mod values_round_trip {
 
     #[tokio::test]
     async fn hostile_text_ints_and_blobs_come_back_unchanged() {
-        for (backend, mut conn) in super::on_both_databases::connections().await {
-            let table = format!("batch_test_{}", uuid::Uuid::new_v4().simple());
-            let create = format!(
-                "CREATE TEMPORARY TABLE {table} (k BIGINT PRIMARY KEY, t TEXT, i BIGINT, b {})",
-                if backend == Backend::Postgres { "BYTEA" } else { "BLOB" }
-            );
-            conn.execute(create.as_str()).await.unwrap();
+        for mut db in super::on_both_databases::connections().await {
+            let blob_type = if db.backend() == Backend::Postgres { "BYTEA" } else { "BLOB" };
+            let table = db.table("BIGINT", &format!("t TEXT, i BIGINT, b {blob_type}")).await;
             let ints = [0, -1, 1, i64::MIN, i64::MAX, -5];
             let mut b = Batch::new();
             for (k, text) in HOSTILE.iter().enumerate() {
@@ -391,23 +540,22 @@ mod values_round_trip {
                 format!("SELECT k FROM {table} WHERE t = $1 AND i = $2"),
                 vec![HOSTILE[2].into(), ints[2].into()],
             );
-            let done = b.run(&mut conn, backend).await.unwrap();
-            assert_eq!(done[found].rows.len(), 1, "{backend:?}: a bound text did not match itself");
+            let all = b.push(format!("SELECT k, t, i, b FROM {table} ORDER BY k"), vec![]);
+            let done = db.run(b).await.unwrap();
+            let name = db.name();
+            assert_eq!(done[found].rows.len(), 1, "{name}: a bound text did not match itself");
 
-            let rows = sqlx::query(&format!("SELECT k, t, i, b FROM {table} ORDER BY k"))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
-            assert_eq!(rows.len(), HOSTILE.len() + 1, "{backend:?}");
+            let rows = &done[all].rows;
+            assert_eq!(rows.len(), HOSTILE.len() + 1, "{name}");
             for (k, text) in HOSTILE.iter().enumerate() {
                 let row = &rows[k];
-                assert_eq!(row.text("t").unwrap(), *text, "{backend:?}");
-                assert_eq!(row.int("i").unwrap(), ints[k % ints.len()], "{backend:?}");
-                let blob: Vec<u8> = sqlx::Row::try_get(row, "b").unwrap();
-                assert_eq!(blob, text.bytes().chain([0, 0xff]).collect::<Vec<_>>(), "{backend:?}");
+                assert_eq!(row.text("t").unwrap(), *text, "{name}");
+                assert_eq!(row.int("i").unwrap(), ints[k % ints.len()], "{name}");
+                let blob = row.bytes("b").unwrap();
+                assert_eq!(blob, text.bytes().chain([0, 0xff]).collect::<Vec<_>>(), "{name}");
             }
-            let null: Option<String> = sqlx::Row::try_get(&rows[HOSTILE.len()], "t").unwrap();
-            assert_eq!(null, None, "{backend:?}");
+            assert_eq!(rows[HOSTILE.len()].opt_text("t").unwrap(), None, "{name}");
+            assert_eq!(rows[HOSTILE.len()].opt_int("i").unwrap(), None, "{name}");
         }
     }
 }

@@ -8,7 +8,6 @@ use super::SqlStore;
 use crate::fraud::*;
 use crate::StoreError;
 use domain::{CardId, OrgId};
-use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 type R<T> = Result<T, StoreError>;
@@ -16,7 +15,7 @@ type R<T> = Result<T, StoreError>;
 const ALERT_COLS: &str = "id, org_id, authorization_id, card_id, rule_id, risk, status, \
      assignee_id, created_us, resolved_us, reason, observed";
 
-fn json_list<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> R<Vec<T>> {
+fn json_list<T: serde::de::DeserializeOwned>(row: &impl RowExt, col: &str) -> R<Vec<T>> {
     let raw = row.text(col)?;
     serde_json::from_str(&raw)
         .map_err(|_| StoreError::Corrupt(format!("column {col} holds {raw:?}")))
@@ -26,7 +25,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
 }
 
-pub(super) fn features(row: &AnyRow) -> R<CardFeaturesRecord> {
+pub(super) fn features(row: &impl RowExt) -> R<CardFeaturesRecord> {
     let lat = row.opt_int("last_station_lat_e6")?;
     let lon = row.opt_int("last_station_lon_e6")?;
     Ok(CardFeaturesRecord {
@@ -48,7 +47,7 @@ pub(super) const FEATURES_SQL: &str = "SELECT * FROM card_features WHERE card_id
 pub(super) const FRAUD_RULES_SQL: &str =
     "SELECT org_id, rule_id, config, updated_us FROM fraud_rules WHERE org_id = $1 ORDER BY rule_id";
 
-pub(super) fn fraud_rule(r: &AnyRow) -> R<FraudRuleRecord> {
+pub(super) fn fraud_rule(r: &impl RowExt) -> R<FraudRuleRecord> {
     Ok(FraudRuleRecord {
         org_id: r.parse("org_id")?,
         rule_id: r.text("rule_id")?,
@@ -65,11 +64,11 @@ pub(super) const REBIND_UNBLOCK_SQL: &str =
      FROM audit_events WHERE org_id = $1 AND card_id = $2 \
      AND action IN ('card.rebound', 'card.active')";
 
-pub(super) fn rebind_unblock(row: &AnyRow) -> R<(Option<i64>, Option<i64>)> {
+pub(super) fn rebind_unblock(row: &impl RowExt) -> R<(Option<i64>, Option<i64>)> {
     Ok((row.opt_int("rebind_us")?, row.opt_int("unblock_us")?))
 }
 
-fn alert(row: &AnyRow) -> R<AlertRecord> {
+fn alert(row: &impl RowExt) -> R<AlertRecord> {
     let status = row.text("status")?;
     Ok(AlertRecord {
         id: row.parse("id")?,

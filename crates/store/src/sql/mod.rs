@@ -8,6 +8,7 @@ mod batch;
 mod dialect;
 mod fraud_impl;
 mod group_commit;
+mod lite;
 mod migrate;
 mod rows;
 mod snapshot_impl;
@@ -25,6 +26,9 @@ use std::time::Duration;
 pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 /// How long SQLite waits for the write lock held by another connection.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// What a write's work answers: keep what it wrote, and its result.
+type Work<T> = (bool, Result<T, StoreError>);
 
 #[derive(Clone)]
 pub struct SqlStore {
@@ -74,8 +78,10 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let group =
-            (backend == Backend::Sqlite).then(|| group_commit::GroupCommit::start(pool.clone()));
+        let group = match backend {
+            Backend::Sqlite => Some(group_commit::GroupCommit::start(&sqlite_file(&url)?)?),
+            Backend::Postgres => None,
+        };
         let store = Self { pool, backend, group };
         migrate::run(&store).await?;
         Ok(store)
@@ -103,11 +109,7 @@ impl SqlStore {
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut AnyConnection,
-                batch::Batch,
-            )
-                -> group_commit::BoxFuture<'c, (bool, Result<T, StoreError>)>
+        F: for<'c> FnOnce(batch::Tx<'c>, batch::Batch) -> group_commit::BoxFuture<'c, Work<T>>
             + Send
             + 'static,
     {
@@ -119,11 +121,7 @@ impl SqlStore {
     async fn write_unguarded<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut AnyConnection,
-                batch::Batch,
-            )
-                -> group_commit::BoxFuture<'c, (bool, Result<T, StoreError>)>
+        F: for<'c> FnOnce(batch::Tx<'c>, batch::Batch) -> group_commit::BoxFuture<'c, Work<T>>
             + Send
             + 'static,
     {
@@ -137,11 +135,7 @@ impl SqlStore {
     ) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut AnyConnection,
-                batch::Batch,
-            )
-                -> group_commit::BoxFuture<'c, (bool, Result<T, StoreError>)>
+        F: for<'c> FnOnce(batch::Tx<'c>, batch::Batch) -> group_commit::BoxFuture<'c, Work<T>>
             + Send
             + 'static,
     {
@@ -149,14 +143,19 @@ impl SqlStore {
             return group.run(isolation, work).await;
         }
         let mut tx = self.begin_write().await?;
-        let (keep, result) = work(&mut tx, batch::Batch::new()).await;
+        let on = batch::Tx::Sqlx(&mut tx, self.backend);
+        let (keep, result) = work(on, batch::Batch::new()).await;
         if keep && result.is_ok() {
             tx.commit().await?;
         }
         result
     }
 
+    /// Closes the pool; the SQLite writer takes no more writes.
     pub async fn close(&self) {
+        if let Some(group) = &self.group {
+            group.close();
+        }
         self.pool.close().await;
     }
 }
@@ -183,7 +182,7 @@ fn outside_transaction(conn: &AnyConnection) -> bool {
 /// commit job's savepoint copies every page it first changes to the statement subjournal,
 /// which is otherwise a file written by syscall (11 % of the server's CPU in the profile,
 /// docs/BENCHMARKS.md); it holds nothing that must outlive the transaction.
-fn sqlite_pragmas() -> Vec<String> {
+pub(super) fn sqlite_pragmas() -> Vec<String> {
     vec![
         "PRAGMA journal_mode = WAL".into(),
         "PRAGMA synchronous = FULL".into(),
@@ -191,6 +190,16 @@ fn sqlite_pragmas() -> Vec<String> {
         format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"),
         "PRAGMA temp_store = MEMORY".into(),
     ]
+}
+
+/// The file a `sqlite:` URL names (the group commit's writer opens it beside the pool).
+fn sqlite_file(url: &str) -> Result<std::path::PathBuf, StoreError> {
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
+    let path = options.get_filename();
+    if path == std::path::Path::new(":memory:") {
+        return Err(StoreError::Corrupt("an in-memory SQLite database has no writer".into()));
+    }
+    Ok(path.to_owned())
 }
 
 /// An UPDATE guarded by `version = $n` touched no row: someone else wrote first.

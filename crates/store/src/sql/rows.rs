@@ -50,7 +50,7 @@ impl RowExt for AnyRow {
 
 pub(super) const ORG_COLS: &str = "id, name, currency, time_zone, created_us, version";
 
-pub(super) fn org(row: &AnyRow) -> Result<OrgRecord, StoreError> {
+pub(super) fn org(row: &impl RowExt) -> Result<OrgRecord, StoreError> {
     Ok(OrgRecord {
         id: row.parse("id")?,
         name: row.text("name")?,
@@ -66,7 +66,7 @@ pub(super) fn org(row: &AnyRow) -> Result<OrgRecord, StoreError> {
 pub(super) const GROUP_COLS: &str =
     "id, org_id, parent_id, path, name, status, created_us, version";
 
-pub(super) fn group(row: &AnyRow) -> Result<GroupRecord, StoreError> {
+pub(super) fn group(row: &impl RowExt) -> Result<GroupRecord, StoreError> {
     Ok(GroupRecord {
         id: row.parse("id")?,
         org_id: row.parse("org_id")?,
@@ -84,7 +84,7 @@ pub(super) const USER_COLS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.g
      u.language, u.created_us, u.version";
 pub(super) const USER_FROM: &str = "users u LEFT JOIN groups g ON g.id = u.group_id";
 
-pub(super) fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
+pub(super) fn user(row: &impl RowExt) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
         id: row.parse("id")?,
         org_id: row.opt_parse("org_id")?,
@@ -105,7 +105,7 @@ pub(super) fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
 
 pub(super) const SESSION_COLS: &str = "id, user_id, org_id, created_us, expires_us, revoked_us";
 
-pub(super) fn session(row: &AnyRow) -> Result<SessionRecord, StoreError> {
+pub(super) fn session(row: &impl RowExt) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
         id: row.parse("id")?,
         user_id: row.parse("user_id")?,
@@ -120,7 +120,7 @@ pub(super) const VEHICLE_COLS: &str = "v.id, v.org_id, v.group_id, g.path AS gro
      v.plate, v.products, v.tank_capacity_ml, v.status, v.created_us, v.version";
 pub(super) const VEHICLE_FROM: &str = "vehicles v LEFT JOIN groups g ON g.id = v.group_id";
 
-pub(super) fn vehicle(row: &AnyRow) -> Result<VehicleRecord, StoreError> {
+pub(super) fn vehicle(row: &impl RowExt) -> Result<VehicleRecord, StoreError> {
     Ok(VehicleRecord {
         id: row.parse("id")?,
         org_id: row.parse("org_id")?,
@@ -160,7 +160,7 @@ pub(super) const CARD_COLS: &str = "c.id, c.org_id, c.group_id, g.path AS group_
      c.status_reason, c.driver_id, c.vehicle_id, c.created_us, c.updated_us, c.version";
 pub(super) const CARD_FROM: &str = "cards c LEFT JOIN groups g ON g.id = c.group_id";
 
-pub(super) fn card(row: &AnyRow) -> Result<CardRecord, StoreError> {
+pub(super) fn card(row: &impl RowExt) -> Result<CardRecord, StoreError> {
     Ok(CardRecord {
         id: row.parse("id")?,
         org_id: row.parse("org_id")?,
@@ -184,7 +184,7 @@ pub(super) fn card(row: &AnyRow) -> Result<CardRecord, StoreError> {
 pub(super) const BINDING_COLS: &str =
     "id, org_id, card_id, driver_id, vehicle_id, bound_us, unbound_us, actor_id";
 
-pub(super) fn binding(row: &AnyRow) -> Result<BindingRecord, StoreError> {
+pub(super) fn binding(row: &impl RowExt) -> Result<BindingRecord, StoreError> {
     Ok(BindingRecord {
         id: row.parse("id")?,
         org_id: row.parse("org_id")?,
@@ -199,7 +199,7 @@ pub(super) fn binding(row: &AnyRow) -> Result<BindingRecord, StoreError> {
 
 pub(super) const CONTROLS_COLS: &str = "org_id, level, subject_id, document, updated_us, version";
 
-pub(super) fn controls(row: &AnyRow) -> Result<ControlsRecord, StoreError> {
+pub(super) fn controls(row: &impl RowExt) -> Result<ControlsRecord, StoreError> {
     Ok(ControlsRecord {
         org_id: row.parse("org_id")?,
         level: row.parse("level")?,
@@ -213,7 +213,7 @@ pub(super) fn controls(row: &AnyRow) -> Result<ControlsRecord, StoreError> {
 pub(super) const EVENT_COLS: &str = "id, org_id, subject_type, subject_id, card_id, action, \
      actor_id, actor_role, at_us, reason, before_doc, after_doc";
 
-pub(super) fn event(row: &AnyRow) -> Result<AuditEvent, StoreError> {
+pub(super) fn event(row: &impl RowExt) -> Result<AuditEvent, StoreError> {
     Ok(AuditEvent {
         id: row.parse("id")?,
         org_id: row.opt_parse("org_id")?,
@@ -243,7 +243,7 @@ fn subject_type(raw: &str) -> Result<&'static str, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("subject type {raw:?}")))
 }
 
-pub(super) fn idempotency(row: &AnyRow) -> Result<IdempotencyRecord, StoreError> {
+pub(super) fn idempotency(row: &impl RowExt) -> Result<IdempotencyRecord, StoreError> {
     Ok(IdempotencyRecord {
         actor_id: row.parse("actor_id")?,
         key: row.text("key")?,
@@ -268,7 +268,7 @@ pub(super) fn user_status(raw: &str) -> Result<UserStatus, StoreError> {
     })
 }
 
-pub(super) fn device(row: &AnyRow) -> Result<DeviceRecord, StoreError> {
+pub(super) fn device(row: &impl RowExt) -> Result<DeviceRecord, StoreError> {
     Ok(DeviceRecord {
         id: row.parse("id")?,
         org_id: row.parse("org_id")?,
@@ -290,7 +290,7 @@ pub(super) const TOKEN_COLS: &str = "id, org_id, card_id, device_id, token_pan_c
      token_pan_fingerprint, token_last4, expiry, status, imk_version, atc_high, atc_seen, \
      next_luk_seq, created_us, updated_us, version";
 
-pub(super) fn token(row: &AnyRow) -> Result<TokenRecord, StoreError> {
+pub(super) fn token(row: &impl RowExt) -> Result<TokenRecord, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("token {what}"));
     Ok(TokenRecord {
         id: row.parse("id")?,
@@ -332,7 +332,7 @@ pub(super) fn atc_window(high: i64, seen: i64) -> Result<domain::atc::AtcWindow,
 pub(super) const LUK_COLS: &str =
     "token_id, key_index, org_id, issued_us, expires_s, max_uses, used_count";
 
-pub(super) fn luk(row: &AnyRow) -> Result<LukRecord, StoreError> {
+pub(super) fn luk(row: &impl RowExt) -> Result<LukRecord, StoreError> {
     let raw = row.text("key_index")?;
     let key_index = hex::decode(&raw)
         .ok()

@@ -64,10 +64,10 @@ impl SqlStore {
     }
 }
 
-fn one(done: &[Done], at: usize) -> R<&sqlx::any::AnyRow> {
+fn one(done: &[Done], at: usize) -> R<&super::batch::Row> {
     done[at].rows.first().ok_or(StoreError::NotFound)
 }
 
-fn optional(done: &[Done], at: usize) -> Option<&sqlx::any::AnyRow> {
+fn optional(done: &[Done], at: usize) -> Option<&super::batch::Row> {
     done[at].rows.first()
 }

@@ -25,7 +25,7 @@ fn device_with_holder_sql() -> String {
     )
 }
 
-fn device_with_holder(row: &sqlx::any::AnyRow) -> R<(DeviceRecord, UserStatus)> {
+fn device_with_holder(row: &impl RowExt) -> R<(DeviceRecord, UserStatus)> {
     Ok((rows::device(row)?, rows::user_status(&row.text("holder_status")?)?))
 }
 
@@ -289,7 +289,8 @@ impl SqlStore {
         claim: &crate::CryptogramClaim,
     ) -> R<Result<(), crate::CommitRefusal>> {
         let mut tx = self.begin_write().await?;
-        let spent = super::authorizer_impl::spend_cryptogram(&mut tx, self.backend, claim).await?;
+        let mut on = super::batch::Tx::Sqlx(&mut tx, self.backend);
+        let spent = super::authorizer_impl::spend_cryptogram(&mut on, claim).await?;
         if spent.is_ok() {
             tx.commit().await?;
         }
