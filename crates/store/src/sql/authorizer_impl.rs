@@ -259,11 +259,8 @@ impl SqlStore {
     }
 
     pub(super) async fn get_terminal_impl(&self, id: TerminalId) -> R<TerminalRecord> {
-        let row = sqlx::query("SELECT * FROM terminals WHERE id = $1")
-            .bind(id_str(id))
-            .fetch_one(&self.pool)
-            .await?;
-        terminal(&row)
+        let done = self.read_one("SELECT * FROM terminals WHERE id = $1", vec![id_str(id).into()]);
+        terminal(done.await?.rows.first().ok_or(StoreError::NotFound)?)
     }
 
     pub(super) async fn set_terminal_status_impl(&self, t: &TerminalRecord) -> R<()> {
@@ -389,7 +386,8 @@ impl SqlStore {
         id: AuthorizationId,
     ) -> R<AuthorizationRecord> {
         let sql = format!("SELECT {AUTH_COLS} FROM authorizations WHERE id = $1");
-        authorization(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&self.pool).await?)
+        let done = self.read_one(sql, vec![id_str(id).into()]).await?;
+        authorization(done.rows.first().ok_or(StoreError::NotFound)?)
     }
 
     pub(super) async fn find_authorization_impl(
@@ -399,13 +397,9 @@ impl SqlStore {
         at: &str,
     ) -> R<Option<AuthorizationRecord>> {
         let sql = format!("SELECT {AUTH_COLS} FROM authorizations {BY_REQUEST}");
-        let row = sqlx::query(&sql)
-            .bind(id_str(terminal))
-            .bind(stan)
-            .bind(at)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(authorization).transpose()
+        let done =
+            self.read_one(sql, vec![id_str(terminal).into(), stan.into(), at.into()]).await?;
+        done.rows.first().map(authorization).transpose()
     }
 
     pub(super) async fn list_authorizations_impl(
@@ -484,16 +478,15 @@ impl SqlStore {
         card: CardId,
         periods: &[String; 3],
     ) -> R<PeriodUsage> {
-        let rows = sqlx::query(
-            "SELECT period, amount, volume_ml, fills FROM card_usage \
-             WHERE card_id = $1 AND period IN ($2, $3, $4)",
-        )
-        .bind(id_str(card))
-        .bind(periods[0].as_str())
-        .bind(periods[1].as_str())
-        .bind(periods[2].as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        let values = vec![
+            id_str(card).into(),
+            periods[0].as_str().into(),
+            periods[1].as_str().into(),
+            periods[2].as_str().into(),
+        ];
+        let sql = "SELECT period, amount, volume_ml, fills FROM card_usage \
+             WHERE card_id = $1 AND period IN ($2, $3, $4)";
+        let rows = self.read_one(sql, values).await?.rows;
         let mut usage = [Usage::default(); 3];
         for row in &rows {
             let period = row.text("period")?;
@@ -601,8 +594,7 @@ impl SqlStore {
             b.push(format!("SELECT {AUTH_COLS} FROM authorizations {BY_REQUEST}"), key.clone());
         let station_at = b.push(STATION_SQL, vec![id_str(terminal.station_id).into()]);
         let early_at = b.push(EARLY_REVERSAL_SQL, key);
-        let mut conn = self.pool.acquire().await?;
-        let done = b.run(&mut conn, self.backend).await?;
+        let done = self.read(b).await?;
         Ok(AuthorizationLookup {
             first: done[first_at].rows.first().map(authorization).transpose()?,
             station: station(done[station_at].rows.first().ok_or(StoreError::NotFound)?)?,

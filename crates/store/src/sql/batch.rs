@@ -197,7 +197,7 @@ impl Batch {
     }
 
     /// Runs every statement in order on this thread (the SQLite writer's connection).
-    fn run_here(self, conn: &rusqlite::Connection) -> Result<Vec<Done>, StoreError> {
+    pub(super) fn run_here(self, conn: &rusqlite::Connection) -> Result<Vec<Done>, StoreError> {
         let mut outcomes = Vec::with_capacity(self.statements.len());
         let mut result = Ok(());
         for statement in &self.statements {

@@ -28,8 +28,19 @@ type R<T> = Result<T, StoreError>;
 
 /// Opens the database file `path` (sqlx made it) with the pool's pragmas.
 pub(super) fn open(path: &Path, pragmas: &[String]) -> R<Connection> {
+    // No SQLite mutex: a `Connection` is used by one thread at a time (it is not `Sync`).
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
+    with_pragmas(Connection::open_with_flags(path, flags)?, pragmas)
+}
+
+/// [`open`], creating the file (tests).
+#[cfg(test)]
+pub(super) fn open_new(path: &Path, pragmas: &[String]) -> R<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+    with_pragmas(Connection::open_with_flags(path, flags)?, pragmas)
+}
+
+fn with_pragmas(conn: Connection, pragmas: &[String]) -> R<Connection> {
     for pragma in pragmas {
         conn.execute_batch(pragma)?;
     }
@@ -172,5 +183,32 @@ impl From<rusqlite::Error> for StoreError {
             }
             _ => StoreError::Sqlite(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer's and readers' connections run as durable as the pool's: WAL,
+    /// `synchronous=FULL`, foreign keys on, temporary files in memory.
+    #[test]
+    fn connections_get_the_pools_pragmas() {
+        let dir = std::env::temp_dir().join(format!("forecourt-lite-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.db");
+        drop(open_new(&path, &[]).unwrap());
+        let conn = open(&path, &crate::sql::sqlite_pragmas()).unwrap();
+        let pragma = |name: &str| -> String {
+            conn.query_row(&format!("PRAGMA {name}"), [], |row| {
+                row.get::<_, String>(0).or_else(|_| row.get::<_, i64>(0).map(|v| v.to_string()))
+            })
+            .unwrap()
+        };
+        assert_eq!(pragma("journal_mode"), "wal");
+        assert_eq!(pragma("synchronous"), "2", "FULL");
+        assert_eq!(pragma("foreign_keys"), "1");
+        assert_eq!(pragma("temp_store"), "2", "MEMORY");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -10,6 +10,7 @@ mod fraud_impl;
 mod group_commit;
 mod lite;
 mod migrate;
+mod readers;
 mod rows;
 mod snapshot_impl;
 mod store_impl;
@@ -36,6 +37,8 @@ pub struct SqlStore {
     backend: Backend,
     /// SQLite: the writer the terminal path's money writes share transactions on.
     group: Option<group_commit::GroupCommit>,
+    /// SQLite: the threads the terminal path's reads run on ([`SqlStore::read`]).
+    readers: Option<readers::Readers>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -78,11 +81,16 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let group = match backend {
-            Backend::Sqlite => Some(group_commit::GroupCommit::start(&sqlite_file(&url)?)?),
-            Backend::Postgres => None,
+        let (group, readers) = match backend {
+            Backend::Sqlite => {
+                let file = sqlite_file(&url)?;
+                let readers =
+                    readers::Readers::start(&file, &sqlite_pragmas(), readers::READER_THREADS)?;
+                (Some(group_commit::GroupCommit::start(&file)?), Some(readers))
+            }
+            Backend::Postgres => (None, None),
         };
-        let store = Self { pool, backend, group };
+        let store = Self { pool, backend, group, readers };
         migrate::run(&store).await?;
         Ok(store)
     }
@@ -151,10 +159,35 @@ impl SqlStore {
         result
     }
 
-    /// Closes the pool; the SQLite writer takes no more writes.
+    /// Runs a read batch: on SQLite on a reader thread ([`readers`]), on PostgreSQL on a
+    /// pooled connection.
+    async fn read(&self, batch: batch::Batch) -> Result<Vec<batch::Done>, StoreError> {
+        if let Some(readers) = &self.readers {
+            return readers.run(batch).await;
+        }
+        let mut conn = self.pool.acquire().await?;
+        batch.run(&mut conn, self.backend).await
+    }
+
+    /// [`Self::read`] of one statement.
+    async fn read_one(
+        &self,
+        sql: impl Into<String>,
+        values: Vec<batch::Value>,
+    ) -> Result<batch::Done, StoreError> {
+        let mut b = batch::Batch::new();
+        b.push(sql, values);
+        let mut done = self.read(b).await?;
+        done.pop().ok_or_else(|| StoreError::Corrupt("a read of one statement ran none".into()))
+    }
+
+    /// Closes the pool; the SQLite writer and readers take no more work.
     pub async fn close(&self) {
         if let Some(group) = &self.group {
             group.close();
+        }
+        if let Some(readers) = &self.readers {
+            readers.close();
         }
         self.pool.close().await;
     }

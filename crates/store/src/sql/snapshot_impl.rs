@@ -39,8 +39,7 @@ impl SqlStore {
         let features_at = b.push(fraud_impl::FEATURES_SQL, vec![card_id.clone().into()]);
         let rules_at = b.push(fraud_impl::FRAUD_RULES_SQL, vec![org.clone().into()]);
         let events_at = b.push(fraud_impl::REBIND_UNBLOCK_SQL, vec![org.into(), card_id.into()]);
-        let mut conn = self.pool.acquire().await?;
-        let done = b.run(&mut conn, self.backend).await?;
+        let done = self.read(b).await?;
         let (rebind_us, unblock_us) = fraud_impl::rebind_unblock(one(&done, events_at)?)?;
         Ok(DecisionInputs {
             org: rows::org(one(&done, org_at)?)?,

@@ -119,8 +119,7 @@ impl SqlStore {
             ),
             vec![Value::Blob(fingerprint.to_vec()), hex::encode(key_index).into()],
         );
-        let mut conn = self.pool.acquire().await?;
-        let done = b.run(&mut conn, self.backend).await?;
+        let done = self.read(b).await?;
         let Some(token) = done[token_at].rows.first() else { return Ok(None) };
         let luk = done[luk_at].rows.first().map(rows::luk).transpose()?;
         Ok(Some((rows::token(token)?, luk)))
@@ -140,8 +139,7 @@ impl SqlStore {
         );
         let device_at =
             b.push(device_with_holder_sql(), vec![id_str(org).into(), id_str(device).into()]);
-        let mut conn = self.pool.acquire().await?;
-        let done = b.run(&mut conn, self.backend).await?;
+        let done = self.read(b).await?;
         let card = rows::card(done[card_at].rows.first().ok_or(StoreError::NotFound)?)?;
         let (device, holder) =
             device_with_holder(done[device_at].rows.first().ok_or(StoreError::NotFound)?)?;
