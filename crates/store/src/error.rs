@@ -24,6 +24,9 @@ pub enum StoreError {
     /// From the SQLite group commit's own connection (`sql/lite.rs`).
     #[error("database error")]
     Sqlite(#[source] rusqlite::Error),
+    /// From PostgreSQL's pipelined connections (`sql/pg.rs`).
+    #[error("database error")]
+    Postgres(#[source] tokio_postgres::Error),
     /// The group commit this write joined did not commit (its cause is logged once by the
     /// writer): nothing of the write is stored. `unavailable`: the database could not be
     /// reached or locked in time, as [`Self::is_unavailable`] means it.
@@ -44,6 +47,14 @@ impl StoreError {
             // SQLITE_BUSY / SQLITE_LOCKED past the busy timeout, as below.
             use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
             return matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked));
+        }
+        if let StoreError::Postgres(e) = self {
+            // A closed or unreachable connection, or the classes below.
+            let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+            let code = e.code().map(tokio_postgres::error::SqlState::code);
+            return e.is_closed()
+                || io
+                || code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"));
         }
         let StoreError::Database(e) = self else { return false };
         match e {

@@ -17,7 +17,7 @@
 //! on a result (a conditional UPDATE that touched no row) is made after the batch, and a
 //! refusal rolls back everything the batch wrote.
 
-use super::lite::LiteRow;
+use super::lite::OwnedRow;
 use super::rows::RowExt;
 use super::Backend;
 use crate::StoreError;
@@ -80,38 +80,38 @@ pub(super) struct Done {
 /// A row a batch returned, from whichever driver ran it; read it through [`RowExt`].
 pub(super) enum Row {
     Any(AnyRow),
-    Lite(LiteRow),
+    Owned(OwnedRow),
 }
 
 impl RowExt for Row {
     fn text(&self, col: &str) -> Result<String, StoreError> {
         match self {
             Row::Any(r) => r.text(col),
-            Row::Lite(r) => r.text(col),
+            Row::Owned(r) => r.text(col),
         }
     }
     fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
         match self {
             Row::Any(r) => r.opt_text(col),
-            Row::Lite(r) => r.opt_text(col),
+            Row::Owned(r) => r.opt_text(col),
         }
     }
     fn int(&self, col: &str) -> Result<i64, StoreError> {
         match self {
             Row::Any(r) => r.int(col),
-            Row::Lite(r) => r.int(col),
+            Row::Owned(r) => r.int(col),
         }
     }
     fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
         match self {
             Row::Any(r) => r.opt_int(col),
-            Row::Lite(r) => r.opt_int(col),
+            Row::Owned(r) => r.opt_int(col),
         }
     }
     fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {
         match self {
             Row::Any(r) => r.bytes(col),
-            Row::Lite(r) => r.bytes(col),
+            Row::Owned(r) => r.bytes(col),
         }
     }
 }
@@ -122,6 +122,8 @@ pub(super) enum Tx<'c> {
     Sqlx(&'c mut AnyConnection, Backend),
     /// The SQLite group commit's own connection, on the writer's thread.
     Lite(&'c mut rusqlite::Connection),
+    /// A pipelined PostgreSQL connection inside its transaction (`pg.rs`).
+    Pg(&'c mut super::pg::PgConn),
 }
 
 impl Tx<'_> {
@@ -129,6 +131,7 @@ impl Tx<'_> {
         match self {
             Tx::Sqlx(_, backend) => *backend,
             Tx::Lite(_) => Backend::Sqlite,
+            Tx::Pg(_) => Backend::Postgres,
         }
     }
 
@@ -137,6 +140,7 @@ impl Tx<'_> {
         match self {
             Tx::Sqlx(conn, backend) => batch.run(conn, *backend).await,
             Tx::Lite(conn) => batch.run_here(conn),
+            Tx::Pg(conn) => batch.run_pipelined(conn).await,
         }
     }
 }
@@ -194,6 +198,27 @@ impl Batch {
             taken.store(true, Ordering::Release);
         }
         result
+    }
+
+    /// A batch that first begins the transaction (PostgreSQL's pipelined writes): `BEGIN`
+    /// travels with the job's first statements.
+    pub(super) fn beginning() -> Self {
+        let mut b = Self::new();
+        b.push("BEGIN", Vec::new());
+        b
+    }
+
+    /// Sends every statement at once on a pipelined PostgreSQL connection (`pg.rs`).
+    pub(super) async fn run_pipelined(
+        self,
+        conn: &mut super::pg::PgConn,
+    ) -> Result<Vec<Done>, StoreError> {
+        if self.statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statements: Vec<(&str, &[Value])> =
+            self.statements.iter().map(|s| (s.sql.as_str(), s.values.as_slice())).collect();
+        conn.run(&statements).await
     }
 
     /// Runs every statement in order on this thread (the SQLite writer's connection).
@@ -359,6 +384,7 @@ mod on_both_databases {
     pub(super) enum Db {
         Any(Backend, AnyConnection),
         Lite(rusqlite::Connection),
+        Pipelined(crate::sql::pg::Lease),
     }
 
     impl Db {
@@ -366,6 +392,7 @@ mod on_both_databases {
             match self {
                 Db::Any(backend, _) => *backend,
                 Db::Lite(_) => Backend::Sqlite,
+                Db::Pipelined(_) => Backend::Postgres,
             }
         }
 
@@ -373,6 +400,7 @@ mod on_both_databases {
             match self {
                 Db::Any(backend, conn) => Tx::Sqlx(conn, *backend).run(b).await,
                 Db::Lite(conn) => Tx::Lite(conn).run(b).await,
+                Db::Pipelined(lease) => Tx::Pg(lease.conn()).run(b).await,
             }
         }
 
@@ -386,6 +414,9 @@ mod on_both_databases {
                     conn.execute(sql.as_str()).await.unwrap();
                 }
                 Db::Lite(conn) => conn.execute_batch(&sql).unwrap(),
+                Db::Pipelined(lease) => {
+                    lease.conn().run(&[(sql.as_str(), &[])]).await.unwrap();
+                }
             }
             table
         }
@@ -395,6 +426,7 @@ mod on_both_databases {
                 Db::Any(Backend::Sqlite, _) => "SQLite (sqlx)",
                 Db::Any(Backend::Postgres, _) => "PostgreSQL",
                 Db::Lite(_) => "SQLite (writer thread)",
+                Db::Pipelined(_) => "PostgreSQL (pipelined)",
             }
         }
     }
@@ -407,7 +439,12 @@ mod on_both_databases {
         ];
         let url = std::env::var("FORECOURT_TEST_PG_URL").unwrap_or_else(|_| PG_URL.to_owned());
         match AnyConnection::connect(&url).await {
-            Ok(pg) => out.push(Db::Any(Backend::Postgres, pg)),
+            Ok(pg) => {
+                out.push(Db::Any(Backend::Postgres, pg));
+                let pool =
+                    crate::sql::pg::PgPool::new(&url, std::time::Duration::from_secs(5)).unwrap();
+                out.push(Db::Pipelined(pool.acquire().await.unwrap()));
+            }
             Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
                 panic!("PostgreSQL is required on CI ({url})")
             }
@@ -451,9 +488,36 @@ mod on_both_databases {
         }
     }
 
+    /// Pipelined, the statements after a failing one were sent already; inside the
+    /// transaction every write runs in, they do not take effect, and the error that comes
+    /// back is the failure itself, not PostgreSQL's "transaction is aborted" after it.
+    #[tokio::test]
+    async fn a_pipelined_failure_reports_its_own_error_and_aborts_the_rest() {
+        for mut db in connections().await {
+            if !matches!(db, Db::Pipelined(_)) {
+                continue;
+            }
+            let table = db.table("TEXT", "v BIGINT").await;
+            let mut b = Batch::beginning();
+            b.push(format!("INSERT INTO {table} (k, v) VALUES ($1, 1)"), vec!["a".into()]);
+            b.push(format!("INSERT INTO {table} (k, v) VALUES ($1, 2)"), vec!["a".into()]);
+            b.push(format!("INSERT INTO {table} (k, v) VALUES ($1, 3)"), vec!["c".into()]);
+            let failed = db.run(b).await;
+            assert!(matches!(failed, Err(StoreError::Duplicate(_))), "{:?}", failed.err());
+            db.run(Batch::from_sql("ROLLBACK")).await.unwrap();
+            let mut read = Batch::new();
+            read.push(format!("SELECT k FROM {table} ORDER BY k"), vec![]);
+            let done = db.run(read).await.unwrap();
+            assert!(done[0].rows.is_empty(), "the aborted transaction left rows");
+        }
+    }
+
     #[tokio::test]
     async fn a_failing_statement_stops_the_batch() {
         for mut db in connections().await {
+            if matches!(db, Db::Pipelined(_)) {
+                continue; // outside a transaction later statements run: see above
+            }
             let table = db.table("TEXT", "v BIGINT").await;
             let mut b = Batch::new();
             b.push(format!("INSERT INTO {table} (k, v) VALUES ($1, 1)"), vec!["a".into()]);

@@ -72,7 +72,7 @@ pub(super) fn run(conn: &Connection, sql: &str, values: &[Value]) -> R<Done> {
     while let Some(row) = rows.next()? {
         let cells =
             (0..columns.len()).map(|i| cell(row.get_ref(i)?, &columns[i])).collect::<R<_>>()?;
-        out.push(Row::Lite(LiteRow { columns: Arc::clone(&columns), cells }));
+        out.push(Row::Owned(OwnedRow { columns: Arc::clone(&columns), cells }));
     }
     Ok(Done { rows_affected: 0, rows: out })
 }
@@ -97,7 +97,7 @@ impl rusqlite::ToSql for Value {
 }
 
 /// One column's value. The store keeps no floats, so a REAL is corrupt data.
-enum Cell {
+pub(super) enum Cell {
     Null,
     Int(i64),
     Text(String),
@@ -119,13 +119,19 @@ fn cell(value: ValueRef<'_>, column: &str) -> R<Cell> {
     })
 }
 
-/// A row read by [`run`]: its columns' names (shared by the statement's rows) and values.
-pub(super) struct LiteRow {
+/// A row read by [`run`] (or by PostgreSQL's pipelined path, `pg.rs`): its columns' names
+/// (shared by the statement's rows) and values.
+pub(super) struct OwnedRow {
     columns: Arc<[String]>,
     cells: Vec<Cell>,
 }
 
-impl LiteRow {
+impl OwnedRow {
+    pub(super) fn new(columns: Arc<[String]>, cells: Vec<Cell>) -> Self {
+        debug_assert_eq!(columns.len(), cells.len());
+        Self { columns, cells }
+    }
+
     fn cell(&self, col: &str) -> R<&Cell> {
         let at = self.columns.iter().position(|c| c == col);
         at.map(|i| &self.cells[i]).ok_or_else(|| StoreError::Corrupt(format!("no column {col}")))
@@ -136,7 +142,7 @@ fn mismatch(col: &str, want: &str) -> StoreError {
     StoreError::Corrupt(format!("column {col} does not hold {want}"))
 }
 
-impl RowExt for LiteRow {
+impl RowExt for OwnedRow {
     fn text(&self, col: &str) -> R<String> {
         self.opt_text(col)?.ok_or_else(|| mismatch(col, "text"))
     }

@@ -10,6 +10,7 @@ mod fraud_impl;
 mod group_commit;
 mod lite;
 mod migrate;
+mod pg;
 mod readers;
 mod rows;
 mod snapshot_impl;
@@ -39,6 +40,8 @@ pub struct SqlStore {
     group: Option<group_commit::GroupCommit>,
     /// SQLite: the threads the terminal path's reads run on ([`SqlStore::read`]).
     readers: Option<readers::Readers>,
+    /// PostgreSQL: the pipelined connections of the terminal path's reads and writes.
+    pg: Option<pg::PgPool>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -81,16 +84,19 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let (group, readers) = match backend {
+        let (group, readers, pg) = match backend {
             Backend::Sqlite => {
                 let file = sqlite_file(&url)?;
                 let readers =
                     readers::Readers::start(&file, &sqlite_pragmas(), readers::READER_THREADS)?;
-                (Some(group_commit::GroupCommit::start(&file)?), Some(readers))
+                (Some(group_commit::GroupCommit::start(&file)?), Some(readers), None)
             }
-            Backend::Postgres => (None, None),
+            Backend::Postgres => {
+                let timeout = Duration::from_millis(acquire_timeout_ms.max(1));
+                (None, None, Some(pg::PgPool::new(&url, timeout)?))
+            }
         };
-        let store = Self { pool, backend, group, readers };
+        let store = Self { pool, backend, group, readers, pg };
         migrate::run(&store).await?;
         Ok(store)
     }
@@ -150,6 +156,9 @@ impl SqlStore {
         if let Some(group) = &self.group {
             return group.run(isolation, work).await;
         }
+        if let Some(pg) = &self.pg {
+            return write_pipelined(pg, work).await;
+        }
         let mut tx = self.begin_write().await?;
         let on = batch::Tx::Sqlx(&mut tx, self.backend);
         let (keep, result) = work(on, batch::Batch::new()).await;
@@ -164,6 +173,9 @@ impl SqlStore {
     async fn read(&self, batch: batch::Batch) -> Result<Vec<batch::Done>, StoreError> {
         if let Some(readers) = &self.readers {
             return readers.run(batch).await;
+        }
+        if let Some(pg) = &self.pg {
+            return batch.run_pipelined(pg.acquire().await?.conn()).await;
         }
         let mut conn = self.pool.acquire().await?;
         batch.run(&mut conn, self.backend).await
@@ -189,8 +201,30 @@ impl SqlStore {
         if let Some(readers) = &self.readers {
             readers.close();
         }
+        if let Some(pg) = &self.pg {
+            pg.close();
+        }
         self.pool.close().await;
     }
+}
+
+/// A write on PostgreSQL's pipelined pool: `BEGIN` goes with the work's first batch,
+/// `COMMIT` if it keeps what it wrote, else `ROLLBACK`. A connection whose transaction did
+/// not end (cancelled, or the rollback failed) is closed, never reused (`pg::Lease`).
+async fn write_pipelined<T, F>(pg: &pg::PgPool, work: F) -> Result<T, StoreError>
+where
+    F: for<'c> FnOnce(batch::Tx<'c>, batch::Batch) -> group_commit::BoxFuture<'c, Work<T>>,
+{
+    let mut lease = pg.acquire().await?;
+    let (keep, result) = work(batch::Tx::Pg(lease.conn()), batch::Batch::beginning()).await;
+    let end = if keep && result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let mut finish = batch::Batch::new();
+    finish.push(end, Vec::new());
+    let ended = finish.run_pipelined(lease.conn()).await;
+    if end == "COMMIT" {
+        ended?;
+    }
+    result
 }
 
 /// Hands out a pooled connection only if it is outside any transaction.
