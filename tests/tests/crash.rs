@@ -45,7 +45,7 @@ async fn sigkill_under_load_on_postgres() {
 /// declines are part of it and the limit check is not vacuous, whatever the cycle count.
 fn tight_limits(cycles: usize) -> chaos::Limits {
     let cycles = i64::try_from(cycles).unwrap_or(i64::MAX);
-    chaos::Limits { amount: 20_000 * cycles, count: (30 * cycles).min(1_000) }
+    chaos::Limits { amount: 20_000 * cycles, count: Some((30 * cycles).min(1_000)) }
 }
 
 fn temp_dir(what: &str) -> std::path::PathBuf {

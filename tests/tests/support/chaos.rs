@@ -16,11 +16,13 @@ pub const COMPLETED: i64 = 600;
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub amount: i64,
-    pub count: i64,
+    /// `None`: no daily count (the largest a card may set, 1,000, is reached by the long
+    /// form of the crash tests, where LOOSE must not decline).
+    pub count: Option<i64>,
 }
 
 /// Loose: every fill should be approved while the dependencies are up.
-pub const LOOSE: Limits = Limits { amount: 5_000_000, count: 1_000 };
+pub const LOOSE: Limits = Limits { amount: 5_000_000, count: None };
 /// Cryptograms a phone holds: 8 LUKs × 4 uses, ATC 1..=31 (`atc / 4` names the LUK).
 const ATCS_PER_PHONE: u16 = 31;
 const AUTHORIZE: &str = "/v1/terminal/authorizations";
@@ -425,7 +427,9 @@ async fn check_limits(db: &mut sqlx::AnyConnection, auths: &HashMap<String, Auth
     }
     for ((card, day), (amount, fills)) in &live {
         assert!(*amount <= limits.amount, "{card} {day}: {amount} above the daily amount");
-        assert!(*fills <= limits.count, "{card} {day}: {fills} fills above the daily count");
+        if let Some(count) = limits.count {
+            assert!(*fills <= count, "{card} {day}: {fills} fills above the daily count");
+        }
         let usage =
             sqlx::query("SELECT amount, fills FROM card_usage WHERE card_id = $1 AND period = $2")
                 .bind(card)
