@@ -1,17 +1,16 @@
 //! Statements that go to the database together.
 //!
-//! sqlx runs each SQLite statement on the connection's own worker thread: every statement
-//! is a round trip between threads (a channel send and a futex wake each way), and the
-//! profile of the terminal path showed those switches, not SQLite, taking most of the
-//! server's CPU (docs/BENCHMARKS.md). A [`Batch`] sends SQLite all its statements as one
-//! multi-statement query, so they cost one round trip; PostgreSQL, whose extended protocol
-//! takes one statement per query, gets them one after another on the same connection.
+//! A [`Batch`] is run by whichever driver serves the caller ([`Tx`]):
+//! - the terminal path on SQLite: on a thread that owns its rusqlite connection (the group
+//!   commit's writer, or a reader: `lite.rs`, `readers.rs`), every statement in place;
+//! - the terminal path on PostgreSQL: pipelined through tokio-postgres (`pg.rs`), every
+//!   statement sent before the first answer, so the batch costs one round trip;
+//! - elsewhere through sqlx: SQLite gets the batch as one multi-statement query (one trip
+//!   to the connection's worker thread), PostgreSQL one statement after another.
 //!
-//! The SQLite group commit's writer runs its batches on its own connection, on its own
-//! thread, through rusqlite ([`Tx::Lite`], `lite.rs`): no round trip at all.
-//!
-//! Either way every statement runs, in order, inside the caller's transaction, and the
-//! caller reads each one's outcome afterwards. A statement that fails stops the batch: the
+//! Every way, the statements run in order, inside the caller's transaction, and the
+//! caller reads each one's outcome afterwards. A statement that fails stops the batch
+//! (pipelined, the ones after it were sent, but the aborted transaction runs none): the
 //! error comes back and the caller's transaction is rolled back. So a batch may only hold
 //! statements whose *parameters* do not depend on an earlier statement's result; a check
 //! on a result (a conditional UPDATE that touched no row) is made after the batch, and a
@@ -118,7 +117,7 @@ impl RowExt for Row {
 
 /// The connection a write's batches run on.
 pub(super) enum Tx<'c> {
-    /// A sqlx transaction (PostgreSQL's writes).
+    /// A sqlx connection or transaction (the standalone cryptogram claim, tests).
     Sqlx(&'c mut AnyConnection, Backend),
     /// The SQLite group commit's own connection, on the writer's thread.
     Lite(&'c mut rusqlite::Connection),
