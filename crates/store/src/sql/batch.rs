@@ -37,6 +37,14 @@ pub(super) enum Value {
     Blob(Vec<u8>),
 }
 
+impl std::fmt::Debug for Value {
+    // Bound values may be secrets or personal data: never printed (tokio-postgres's
+    // `ToSql` asks for `Debug`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Value(..)")
+    }
+}
+
 impl From<i64> for Value {
     fn from(v: i64) -> Self {
         Self::Int(Some(v))

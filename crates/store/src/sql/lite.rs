@@ -50,8 +50,7 @@ fn with_pragmas(conn: Connection, pragmas: &[String]) -> R<Connection> {
 
 /// Runs one statement without values or rows (`BEGIN`, `COMMIT`, `ROLLBACK TO ...`).
 pub(super) fn execute(conn: &Connection, sql: &str) -> R<()> {
-    conn.prepare_cached(sql)?.raw_execute()?;
-    Ok(())
+    run(conn, sql, &[]).map(drop)
 }
 
 /// Runs one statement with its values; its rows if it returns any, else the rows it changed.
@@ -72,7 +71,7 @@ pub(super) fn run(conn: &Connection, sql: &str, values: &[Value]) -> R<Done> {
     while let Some(row) = rows.next()? {
         let cells =
             (0..columns.len()).map(|i| cell(row.get_ref(i)?, &columns[i])).collect::<R<_>>()?;
-        out.push(Row::Owned(OwnedRow { columns: Arc::clone(&columns), cells }));
+        out.push(Row::Owned(OwnedRow::new(Arc::clone(&columns), cells)));
     }
     Ok(Done { rows_affected: 0, rows: out })
 }

@@ -36,12 +36,17 @@ type Work<T> = (bool, Result<T, StoreError>);
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite: the writer the terminal path's money writes share transactions on.
-    group: Option<group_commit::GroupCommit>,
-    /// SQLite: the threads the terminal path's reads run on ([`SqlStore::read`]).
-    readers: Option<readers::Readers>,
-    /// PostgreSQL: the pipelined connections of the terminal path's reads and writes.
-    pg: Option<pg::PgPool>,
+    /// What the terminal path's reads and writes run on ([`SqlStore::read`],
+    /// [`SqlStore::write`]); the rest of the store uses `pool`.
+    hot: HotPath,
+}
+
+#[derive(Clone)]
+enum HotPath {
+    /// The writer the money writes share transactions on, and the reader threads.
+    Sqlite { group: group_commit::GroupCommit, readers: readers::Readers },
+    /// The pipelined connections.
+    Postgres(pg::PgPool),
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -84,19 +89,19 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let (group, readers, pg) = match backend {
+        let hot = match backend {
             Backend::Sqlite => {
                 let file = sqlite_file(&url)?;
                 let readers =
                     readers::Readers::start(&file, &sqlite_pragmas(), readers::READER_THREADS)?;
-                (Some(group_commit::GroupCommit::start(&file)?), Some(readers), None)
+                HotPath::Sqlite { group: group_commit::GroupCommit::start(&file)?, readers }
             }
             Backend::Postgres => {
                 let timeout = Duration::from_millis(acquire_timeout_ms.max(1));
-                (None, None, Some(pg::PgPool::new(&url, timeout)?))
+                HotPath::Postgres(pg::PgPool::new(&url, timeout)?)
             }
         };
-        let store = Self { pool, backend, group, readers, pg };
+        let store = Self { pool, backend, hot };
         migrate::run(&store).await?;
         Ok(store)
     }
@@ -153,32 +158,19 @@ impl SqlStore {
             + Send
             + 'static,
     {
-        if let Some(group) = &self.group {
-            return group.run(isolation, work).await;
+        match &self.hot {
+            HotPath::Sqlite { group, .. } => group.run(isolation, work).await,
+            HotPath::Postgres(pg) => write_pipelined(pg, work).await,
         }
-        if let Some(pg) = &self.pg {
-            return write_pipelined(pg, work).await;
-        }
-        let mut tx = self.begin_write().await?;
-        let on = batch::Tx::Sqlx(&mut tx, self.backend);
-        let (keep, result) = work(on, batch::Batch::new()).await;
-        if keep && result.is_ok() {
-            tx.commit().await?;
-        }
-        result
     }
 
-    /// Runs a read batch: on SQLite on a reader thread ([`readers`]), on PostgreSQL on a
-    /// pooled connection.
+    /// Runs a read batch of the terminal path: on SQLite on a reader thread ([`readers`]),
+    /// on PostgreSQL pipelined ([`pg`]).
     async fn read(&self, batch: batch::Batch) -> Result<Vec<batch::Done>, StoreError> {
-        if let Some(readers) = &self.readers {
-            return readers.run(batch).await;
+        match &self.hot {
+            HotPath::Sqlite { readers, .. } => readers.run(batch).await,
+            HotPath::Postgres(pg) => batch.run_pipelined(pg.acquire().await?.conn()).await,
         }
-        if let Some(pg) = &self.pg {
-            return batch.run_pipelined(pg.acquire().await?.conn()).await;
-        }
-        let mut conn = self.pool.acquire().await?;
-        batch.run(&mut conn, self.backend).await
     }
 
     /// [`Self::read`] of one statement.
@@ -193,16 +185,15 @@ impl SqlStore {
         done.pop().ok_or_else(|| StoreError::Corrupt("a read of one statement ran none".into()))
     }
 
-    /// Closes the pool; the SQLite writer and readers take no more work.
+    /// Closes the pool; the terminal path's writer, readers or pipelined pool take no more
+    /// work.
     pub async fn close(&self) {
-        if let Some(group) = &self.group {
-            group.close();
-        }
-        if let Some(readers) = &self.readers {
-            readers.close();
-        }
-        if let Some(pg) = &self.pg {
-            pg.close();
+        match &self.hot {
+            HotPath::Sqlite { group, readers } => {
+                group.close();
+                readers.close();
+            }
+            HotPath::Postgres(pg) => pg.close(),
         }
         self.pool.close().await;
     }

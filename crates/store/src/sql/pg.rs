@@ -265,13 +265,6 @@ impl ToSql for Value {
     tokio_postgres::types::to_sql_checked!();
 }
 
-impl std::fmt::Debug for Value {
-    // Bound values may be secrets or personal data: never printed.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Value(..)")
-    }
-}
-
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         if let Some(db) = e.as_db_error() {
