@@ -19,6 +19,7 @@ both_backends!(
     every_decline_reason_from_a_constructed_case,
     the_same_atc_presented_concurrently_is_accepted_once,
     replenishment_checks_the_signed_usage_report,
+    concurrent_replenishments_never_issue_a_key_twice,
     revoking_the_device_kills_its_tokens,
     a_token_pays_only_for_the_driver_the_card_is_bound_to,
 );
@@ -258,6 +259,50 @@ async fn replenishment_checks_the_signed_usage_report(b: Backend) {
             .is_ok(),
         "new LUKs work"
     );
+}
+
+/// Replenishments of one token at once: the token's version lets one batch in per
+/// version and answers the others 409 `CONCURRENT_UPDATE` without writing a key, so no
+/// key index is issued twice and every key the server holds went to a phone.
+async fn concurrent_replenishments_never_issue_a_key_twice(b: Backend) {
+    const RACERS: usize = 6;
+    let Some(app) = TestApp::start(b).await else { return };
+    let (phone, anna) = anna_with_token(&app).await;
+    let token_id: domain::TokenId = phone.token_id.parse().unwrap();
+    let path = format!("/v1/tokens/{}/replenish", phone.token_id);
+    let requests = (0..RACERS).map(|i| {
+        // Distinct issue times, so each request is signed over its own message.
+        let issued_at = now_ms() - i64::try_from(i).unwrap();
+        let message = tokens::replenish_message(token_id, issued_at, &[]);
+        let body =
+            json!({"issued_at_ms": issued_at, "reports": [], "signature": phone.sign(&message)});
+        app.post(&path, &anna, body)
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let mut issued: Vec<String> = phone.luks.iter().map(|l| hex::encode(l.key_index.0)).collect();
+    let mut won = 0;
+    for (status, body) in &answers {
+        match *status {
+            StatusCode::OK => {
+                won += 1;
+                let keys = body["luks"].as_array().expect("the batch's keys");
+                issued.extend(keys.iter().map(|k| k["key_index"].as_str().unwrap().to_owned()));
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(body["error"]["code"], "CONCURRENT_UPDATE", "{body}");
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(won >= 1, "{answers:?}");
+    let held = store::Store::list_luks(app.state.issuing.store(), token_id).await.unwrap();
+    let mut held: Vec<String> = held.iter().map(|l| hex::encode(l.key_index)).collect();
+    held.sort();
+    issued.sort();
+    assert_eq!(held.len(), 8 * (1 + won), "one batch per winner, none from a loser");
+    assert_eq!(held, issued, "the server holds exactly the keys it handed out");
+    issued.dedup();
+    assert_eq!(issued.len(), held.len(), "no key index twice");
 }
 
 async fn revoking_the_device_kills_its_tokens(b: Backend) {

@@ -258,12 +258,12 @@ fn terminal_data(amount: u64) -> TerminalData {
     }
 }
 
-/// One fill (see [`fill`]), then, when the phone spent its last key, its replenishment
+/// One fill (see [`fill`]), then, when the phone runs low on keys, its replenishment
 /// (outside the measured requests, as a wallet refreshes its keys ahead of the next tap).
 async fn one_fill(run: &Run, n: u64, pump: u16, scheduled: Option<Instant>, stats: &mut Stats) {
     fill(run, n, pump, scheduled, stats).await;
     let phone = &run.phones[usize::try_from(n).unwrap_or(0) % run.phones.len()];
-    if let Err(e) = phone.lock().await.replenish_if_spent().await {
+    if let Err(e) = phone.lock().await.replenish_if_low().await {
         stats.errors += 1;
         run.progress.errors.fetch_add(1, Ordering::Relaxed);
         eprintln!("\nreplenishment: {e}");

@@ -32,6 +32,9 @@ const ENROL_DOMAIN: &[u8] = b"forecourt/enrol/v1";
 const REPLENISH_DOMAIN: &[u8] = b"forecourt/replenish/v1";
 /// A LUK this close to its expiry is not used.
 const EXPIRY_MARGIN_S: u64 = 60;
+/// The wallet's low-water mark (`mobile_sdk::wallet::REPLENISH_BELOW_USES`): the fewest
+/// payments left at which a phone replenishes.
+const REPLENISH_BELOW_USES: u32 = 4;
 
 struct Key {
     entry: LukEntry,
@@ -61,16 +64,21 @@ pub struct Phone {
     history: Vec<([u8; 6], u16)>,
     /// Replenishments since provisioning.
     pub replenishments: u64,
+    /// This phone replenishes once it has fewer payments left than this
+    /// ([`low_water_mark`]).
+    replenish_below_uses: u32,
 }
 
 impl Phone {
-    /// Syncs the clock, enrols a new device key for the logged-in driver and provisions a
-    /// token for `card` (the driver's first active card when `None`).
+    /// Syncs the clock, enrols a new device key (labelled "load phone `index`") for the
+    /// logged-in driver and provisions a token for `card` (the driver's first active card
+    /// when `None`).
     pub async fn enrol_and_provision(
         driver: UserClient,
-        label: &str,
+        index: usize,
         card: Option<&str>,
     ) -> Result<Phone> {
+        let label = format!("load phone {index}");
         let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
         let public_sec1 = secret.public_key().to_sec1_bytes().to_vec();
         let mut phone = Phone {
@@ -86,9 +94,10 @@ impl Phone {
             synced_at: Instant::now(),
             history: Vec::new(),
             replenishments: 0,
+            replenish_below_uses: REPLENISH_BELOW_USES,
         };
         phone.sync().await?;
-        let device_id = phone.enrol(label).await?;
+        let device_id = phone.enrol(&label).await?;
         let card = match card {
             Some(card) => card.to_owned(),
             None => {
@@ -108,6 +117,7 @@ impl Phone {
             .await?
             .ok("provisioning")?;
         phone.accept_batch(&answer)?;
+        phone.replenish_below_uses = low_water_mark(index, phone.uses_left());
         Ok(phone)
     }
 
@@ -155,9 +165,11 @@ impl Phone {
         let batch: EncryptedBatch = serde_json::from_value(body["batch"].clone())
             .map_err(|_| "answer without a readable batch")?;
         let entries = luk_batch::open(&self.secret, &self.token_id, &batch)?;
-        self.keys = entries.into_iter().map(|entry| Key { entry, used: 0 }).collect();
-        for key in &self.keys {
-            self.history.push((key.entry.key_index.0, 0));
+        // As the wallet does, the new keys join the ones with uses left.
+        self.keys.retain(|k| k.used < k.entry.max_uses);
+        for entry in entries {
+            self.history.push((entry.key_index.0, 0));
+            self.keys.push(Key { entry, used: 0 });
         }
         Ok(())
     }
@@ -261,13 +273,24 @@ impl Phone {
         Ok((hex::encode(gpo), hex::encode(pdol)))
     }
 
-    /// Like a real wallet, replenishes ahead of the next payment once every key is spent,
-    /// so the signed usage report and the HSM's work stay off the payment's path.
-    pub async fn replenish_if_spent(&mut self) -> Result<()> {
-        if self.pick_key().is_none() {
+    /// Like a real wallet, replenishes ahead of the next payment once fewer payments are
+    /// left than its low-water mark, so the signed usage report and the HSM's work stay
+    /// off the payment's path.
+    pub async fn replenish_if_low(&mut self) -> Result<()> {
+        if self.uses_left() < self.replenish_below_uses {
             self.replenish().await?;
         }
         Ok(())
+    }
+
+    /// Payments this phone can still make with the keys it holds.
+    fn uses_left(&self) -> u32 {
+        let now_s = u64::try_from(self.server_now_ms() / 1_000).unwrap_or(0);
+        self.keys
+            .iter()
+            .filter(|k| k.entry.expires_at_s > now_s + EXPIRY_MARGIN_S)
+            .map(|k| u32::from(k.entry.max_uses.saturating_sub(k.used)))
+            .sum()
     }
 
     fn pick_key(&self) -> Option<usize> {
@@ -279,5 +302,35 @@ impl Phone {
             .filter(|(_, k)| k.entry.expires_at_s > now_s + EXPIRY_MARGIN_S)
             .min_by_key(|(_, k)| k.entry.expires_at_s)
             .map(|(i, _)| i)
+    }
+}
+
+/// Phone `index`'s low-water mark, for a batch of `full` payments: spread evenly between
+/// the wallet's and a full batch, because phones in the field refresh at different moments
+/// (app opened, background refresh). One mark for every phone would replenish them all in
+/// the same second, as the benchmark's phones pay in turn. Phone 0 keeps the wallet's.
+fn low_water_mark(index: usize, full: u32) -> u32 {
+    let span = u64::from(full.saturating_sub(REPLENISH_BELOW_USES).max(1));
+    // Fibonacci hashing: consecutive indexes land far apart in 0..span.
+    let spread =
+        (u64::try_from(index).unwrap_or(0).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % span;
+    REPLENISH_BELOW_USES + u32::try_from(spread).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn low_water_marks_spread_over_the_batch() {
+        assert_eq!(low_water_mark(0, 32), REPLENISH_BELOW_USES, "phone 0 acts as the wallet");
+        let marks: Vec<u32> = (0..1_000).map(|i| low_water_mark(i, 32)).collect();
+        assert!(marks.iter().all(|m| (REPLENISH_BELOW_USES..32).contains(m)), "{marks:?}");
+        // Every mark is taken, none by more than twice its share.
+        for mark in REPLENISH_BELOW_USES..32 {
+            let n = marks.iter().filter(|m| **m == mark).count();
+            assert!((1..=2 * 1_000 / 28).contains(&n), "mark {mark}: {n} phones");
+        }
+        assert_eq!(low_water_mark(5, 2), REPLENISH_BELOW_USES, "a tiny batch keeps the wallet's");
     }
 }

@@ -120,7 +120,7 @@ pub async fn run(server: &str, opts: &SetupOptions) -> Result<Ready> {
                     let driver = logins[i % logins.len()].clone();
                     let email = emails[i % emails.len()].clone();
                     async move {
-                        Phone::enrol_and_provision(driver, &format!("load phone {i}"), None)
+                        Phone::enrol_and_provision(driver, i, None)
                             .await
                             .map_err(|e| format!("phone {i} of {email}: {e}").into())
                     }
@@ -301,8 +301,7 @@ async fn create_driver(
     let driver = UserClient::login_with(http, server, email, &password).await?;
     let mut phones = Vec::with_capacity(cards);
     for (i, card) in card_ids.iter().enumerate() {
-        let label = format!("load phone {i}");
-        phones.push(Phone::enrol_and_provision(driver.clone(), &label, Some(card)).await?);
+        phones.push(Phone::enrol_and_provision(driver.clone(), i, Some(card)).await?);
     }
     Ok(phones)
 }

@@ -187,6 +187,26 @@ impl Batch {
         self.statements.len() - 1
     }
 
+    /// Adds one multi-row INSERT, `head` (`INSERT INTO t (a, b)`) followed by a `VALUES`
+    /// tuple per row; returns its index. Every row has the same number of values.
+    pub(super) fn push_rows(&mut self, head: &str, rows: Vec<Vec<Value>>) -> usize {
+        let width = rows.first().map_or(0, Vec::len);
+        assert!(width > 0, "push_rows needs at least one row of values");
+        let mut sql = format!("{head} VALUES ");
+        let mut values = Vec::with_capacity(width * rows.len());
+        for (i, row) in rows.into_iter().enumerate() {
+            assert_eq!(row.len(), width, "every row of a multi-row INSERT has one width");
+            let first = i * width;
+            let tuple: Vec<String> = (1..=width).map(|n| format!("${}", first + n)).collect();
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("({})", tuple.join(", ")));
+            values.extend(row);
+        }
+        self.push(sql, values)
+    }
+
     /// Runs every statement in order; one outcome per statement.
     pub(super) async fn run(
         self,
@@ -492,6 +512,34 @@ mod on_both_databases {
             assert_eq!(values, [("a".to_owned(), 41), ("b".to_owned(), 2)], "{name}");
             assert_eq!(done[missed].rows_affected, 0, "{name}");
             assert!(done[none].rows.is_empty(), "{name}");
+        }
+    }
+
+    /// A multi-row INSERT numbers each row's placeholders after the row before, also
+    /// behind an earlier statement of the same batch (which renumbers them again on sqlx).
+    #[tokio::test]
+    async fn a_multi_row_insert_binds_every_row() {
+        for mut db in connections().await {
+            let table = db.table("TEXT", "v BIGINT").await;
+            let mut b = Batch::new();
+            b.push(
+                format!("INSERT INTO {table} (k, v) VALUES ($1, $2)"),
+                vec!["a".into(), 1.into()],
+            );
+            let rows = (0..3).map(|i| vec![format!("r{i}").into(), (10 * i).into()]).collect();
+            let inserted = b.push_rows(&format!("INSERT INTO {table} (k, v)"), rows);
+            let all = b.push(format!("SELECT k, v FROM {table} ORDER BY k"), vec![]);
+            let done = db.run(b).await.unwrap();
+            let name = db.name();
+            assert_eq!(done[inserted].rows_affected, 3, "{name}");
+            let values: Vec<(String, i64)> = done[all]
+                .rows
+                .iter()
+                .map(|r| (r.text("k").unwrap(), r.int("v").unwrap()))
+                .collect();
+            let want =
+                [("a", 1), ("r0", 0), ("r1", 10), ("r2", 20)].map(|(k, v)| (k.to_owned(), v));
+            assert_eq!(values, want, "{name}");
         }
     }
 

@@ -25,6 +25,14 @@ impl Backend {
         }
     }
 
+    /// The database a sqlx connection talks to.
+    pub(super) fn of(conn: &sqlx::AnyConnection) -> Self {
+        match conn.backend_name() {
+            "PostgreSQL" => Self::Postgres,
+            _ => Self::Sqlite,
+        }
+    }
+
     /// SQLite files are created on first use.
     pub(super) fn normalise_url(self, url: &str) -> String {
         match self {

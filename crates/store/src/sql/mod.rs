@@ -185,6 +185,15 @@ impl SqlStore {
         done.pop().ok_or_else(|| StoreError::Corrupt("a read of one statement ran none".into()))
     }
 
+    /// [`Self::read_one`] that expects a row: [`StoreError::NotFound`] when there is none.
+    async fn read_row(
+        &self,
+        sql: impl Into<String>,
+        values: Vec<batch::Value>,
+    ) -> Result<batch::Row, StoreError> {
+        self.read_one(sql, values).await?.rows.into_iter().next().ok_or(StoreError::NotFound)
+    }
+
     /// Closes the pool; the terminal path's writer, readers or pipelined pool take no more
     /// work.
     pub async fn close(&self) {

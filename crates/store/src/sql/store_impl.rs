@@ -1,3 +1,4 @@
+use super::batch::{Batch, Done, Value};
 use super::rows::{self, *};
 use super::{expect_one, SqlStore};
 use crate::records::*;
@@ -45,68 +46,90 @@ fn bind_scope<'q>(q: Q<'q>, scope: &'q Scope) -> Q<'q> {
     }
 }
 
-pub(super) async fn write_effects(conn: &mut AnyConnection, fx: &Effects) -> R<()> {
-    if let Some((org, group)) = fx.into_group {
-        // A no-op write: it takes the group row's lock, which `deactivate_group` holds
-        // from its first statement, so either this sees the group deactivated or the
-        // deactivation's emptiness check sees this write's object.
-        let done = sqlx::query(
+/// The statements of `fx`, for a batch in the write's transaction. Check the outcomes
+/// with [`effects_held`] after the batch ran.
+pub(super) fn push_effects(b: &mut Batch, fx: &Effects) -> PushedEffects {
+    // A no-op write: it takes the group row's lock, which `deactivate_group` holds from
+    // its first statement, so either this sees the group deactivated or the
+    // deactivation's emptiness check sees this write's object.
+    let group_guard = fx.into_group.map(|(org, group)| {
+        b.push(
             "UPDATE groups SET version = version WHERE org_id = $1 AND id = $2 \
              AND status = 'active'",
+            vec![id_str(org).into(), id_str(group).into()],
         )
-        .bind(id_str(org))
-        .bind(id_str(group))
-        .execute(&mut *conn)
-        .await?;
-        if done.rows_affected() != 1 {
+    });
+    if !fx.audit.is_empty() {
+        let rows = fx.audit.iter().map(audit_values).collect();
+        b.push_rows(
+            "INSERT INTO audit_events (id, org_id, subject_type, subject_id, card_id, action, \
+             actor_id, actor_role, at_us, reason, before_doc, after_doc)",
+            rows,
+        );
+    }
+    if let Some(idem) = &fx.idempotency {
+        b.push(
+            "INSERT INTO idempotency_keys (actor_id, key, org_id, request_hash, status, body, \
+             created_us) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                id_str(idem.actor_id).into(),
+                idem.key.as_str().into(),
+                opt_str(idem.org_id).into(),
+                idem.request_hash.as_str().into(),
+                i64::from(idem.status).into(),
+                idem.body.as_str().into(),
+                idem.created_us.into(),
+            ],
+        );
+    }
+    PushedEffects { group_guard }
+}
+
+/// Where [`push_effects`] put the statement whose outcome decides the write.
+pub(super) struct PushedEffects {
+    group_guard: Option<usize>,
+}
+
+/// Whether the effects' batch held: `ran` is its outcome (a taken idempotency key fails
+/// the batch itself, a deactivated group touches no row).
+pub(super) fn effects_held(ran: R<Vec<Done>>, pushed: &PushedEffects) -> R<Vec<Done>> {
+    let done = match ran {
+        Err(StoreError::Duplicate("idempotency_key")) => {
+            return Err(StoreError::IdempotencyKeyTaken)
+        }
+        other => other?,
+    };
+    if let Some(at) = pushed.group_guard {
+        if done[at].rows_affected != 1 {
             return Err(StoreError::GroupDeactivated);
         }
     }
-    for e in &fx.audit {
-        sqlx::query(
-            "INSERT INTO audit_events (id, org_id, subject_type, subject_id, card_id, action, \
-             actor_id, actor_role, at_us, reason, before_doc, after_doc) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(id_str(e.id))
-        .bind(opt_str(e.org_id))
-        .bind(e.subject_type)
-        .bind(id_str(e.subject_id))
-        .bind(opt_str(e.card_id))
-        .bind(e.action.as_str())
-        .bind(opt_str(e.actor_id))
-        .bind(e.actor_role.map(|r| r.as_str()))
-        .bind(e.at_us)
-        .bind(e.reason.as_deref())
-        .bind(e.before.as_deref())
-        .bind(e.after.as_deref())
-        .execute(&mut *conn)
-        .await?;
-    }
-    if let Some(idem) = &fx.idempotency {
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (actor_id, key, org_id, request_hash, status, body, \
-             created_us) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id_str(idem.actor_id))
-        .bind(idem.key.as_str())
-        .bind(opt_str(idem.org_id))
-        .bind(idem.request_hash.as_str())
-        .bind(i64::from(idem.status))
-        .bind(idem.body.as_str())
-        .bind(idem.created_us)
-        .execute(&mut *conn)
-        .await;
-        match inserted.map_err(StoreError::from) {
-            Err(StoreError::Duplicate("idempotency_key")) => {
-                return Err(StoreError::IdempotencyKeyTaken)
-            }
-            other => {
-                other?;
-            }
-        }
-    }
-    Ok(())
+    Ok(done)
+}
+
+fn audit_values(e: &AuditEvent) -> Vec<Value> {
+    vec![
+        id_str(e.id).into(),
+        opt_str(e.org_id).into(),
+        e.subject_type.into(),
+        id_str(e.subject_id).into(),
+        opt_str(e.card_id).into(),
+        e.action.as_str().into(),
+        opt_str(e.actor_id).into(),
+        e.actor_role.map(|r| r.as_str().to_owned()).into(),
+        e.at_us.into(),
+        e.reason.clone().into(),
+        e.before.clone().into(),
+        e.after.clone().into(),
+    ]
+}
+
+/// A sqlx write's effects, in one batch on its transaction.
+pub(super) async fn write_effects(conn: &mut AnyConnection, fx: &Effects) -> R<()> {
+    let mut b = Batch::new();
+    let pushed = push_effects(&mut b, fx);
+    let backend = super::Backend::of(conn);
+    effects_held(b.run(conn, backend).await, &pushed).map(drop)
 }
 
 async fn insert_user(conn: &mut AnyConnection, u: &UserRecord) -> R<()> {
@@ -301,8 +324,10 @@ impl Store for SqlStore {
     }
 
     async fn get_user(&self, id: UserId) -> R<UserRecord> {
+        // Every signed-in request reads its user and session: off the sqlx pool, so API
+        // writes waiting there for SQLite's write lock do not hold up every request.
         let sql = format!("SELECT {USER_COLS} FROM {USER_FROM} WHERE u.id = $1");
-        rows::user(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&self.pool).await?)
+        rows::user(&self.read_row(sql, vec![id_str(id).into()]).await?)
     }
 
     async fn get_user_by_email(&self, email: &str) -> R<UserRecord> {
@@ -379,7 +404,7 @@ impl Store for SqlStore {
 
     async fn get_session(&self, id: SessionId) -> R<SessionRecord> {
         let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE id = $1");
-        rows::session(&sqlx::query(&sql).bind(id_str(id)).fetch_one(&self.pool).await?)
+        rows::session(&self.read_row(sql, vec![id_str(id).into()]).await?)
     }
 
     async fn rotate_refresh(

@@ -1,14 +1,13 @@
 //! Devices, payment tokens and LUK metadata: the token half of [`crate::Store`], called
 //! from `store_impl.rs`.
 
-use super::batch::{Batch, Value};
+use super::batch::{Batch, Tx, Value};
 use super::rows::{self, *};
-use super::store_impl::{id_str, write_effects};
+use super::store_impl::{effects_held, id_str, push_effects, write_effects};
 use super::{expect_one, SqlStore};
 use crate::records::*;
 use crate::StoreError;
 use domain::{CardId, DeviceId, OrgId, TokenId, UserId};
-use sqlx::AnyConnection;
 
 type R<T> = Result<T, StoreError>;
 
@@ -93,12 +92,8 @@ impl SqlStore {
         org: OrgId,
         id: DeviceId,
     ) -> R<(DeviceRecord, UserStatus)> {
-        let row = sqlx::query(&device_with_holder_sql())
-            .bind(id_str(org))
-            .bind(id_str(id))
-            .fetch_one(&self.pool)
-            .await?;
-        device_with_holder(&row)
+        let values = vec![id_str(org).into(), id_str(id).into()];
+        device_with_holder(&self.read_row(device_with_holder_sql(), values).await?)
     }
 
     /// A payment's token and the LUK its IAD names, in one trip (`batch.rs`).
@@ -181,47 +176,55 @@ impl SqlStore {
         Ok(tx.commit().await?)
     }
 
+    /// A provisioned token and its first keys, on the terminal path's writer (see
+    /// [`Self::add_luks_impl`]), in one batch.
     pub(super) async fn create_token_impl(
         &self,
         t: &TokenRecord,
         luks: &[LukRecord],
         fx: Effects,
     ) -> R<()> {
-        let mut tx = self.begin_write().await?;
         let (atc_high, atc_seen) = atc_columns(t.atc);
-        sqlx::query(
-            "INSERT INTO payment_tokens (id, org_id, card_id, device_id, token_pan_ciphertext, \
-             token_pan_fingerprint, token_last4, expiry, status, imk_version, atc_high, atc_seen, \
-             next_luk_seq, created_us, updated_us, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)",
-        )
-        .bind(id_str(t.id))
-        .bind(id_str(t.org_id))
-        .bind(id_str(t.card_id))
-        .bind(id_str(t.device_id))
-        .bind(t.token_pan_ciphertext.as_slice())
-        .bind(t.token_pan_fingerprint.as_slice())
-        .bind(t.token_last4.as_str())
-        .bind(t.expiry.as_str())
-        .bind(t.status.as_str())
-        .bind(i64::from(t.imk_version))
-        .bind(atc_high)
-        .bind(atc_seen)
-        .bind(i64::from(t.next_luk_seq))
-        .bind(t.created_us)
-        .bind(t.updated_us)
-        .execute(&mut *tx)
-        .await?;
-        insert_luks(&mut tx, luks).await?;
-        write_effects(&mut tx, &fx).await?;
-        Ok(tx.commit().await?)
+        let token: Vec<Value> = vec![
+            id_str(t.id).into(),
+            id_str(t.org_id).into(),
+            id_str(t.card_id).into(),
+            id_str(t.device_id).into(),
+            Value::Blob(t.token_pan_ciphertext.clone()),
+            Value::Blob(t.token_pan_fingerprint.clone()),
+            t.token_last4.as_str().into(),
+            t.expiry.as_str().into(),
+            t.status.as_str().into(),
+            i64::from(t.imk_version).into(),
+            atc_high.into(),
+            atc_seen.into(),
+            i64::from(t.next_luk_seq).into(),
+            t.created_us.into(),
+            t.updated_us.into(),
+        ];
+        let luks = luks.to_vec();
+        self.write(move |mut tx, mut first| {
+            Box::pin(async move {
+                first.push(
+                    "INSERT INTO payment_tokens (id, org_id, card_id, device_id, \
+                     token_pan_ciphertext, token_pan_fingerprint, token_last4, expiry, status, \
+                     imk_version, atc_high, atc_seen, next_luk_seq, created_us, updated_us, \
+                     version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)",
+                    token,
+                );
+                push_insert_luks(&mut first, &luks);
+                let pushed = push_effects(&mut first, &fx);
+                let created = effects_held(tx.run(first).await, &pushed).map(drop);
+                (created.is_ok(), created)
+            })
+        })
+        .await
     }
 
     pub(super) async fn get_token_impl(&self, org: OrgId, id: TokenId) -> R<TokenRecord> {
         let sql = format!("SELECT {TOKEN_COLS} FROM payment_tokens WHERE org_id = $1 AND id = $2");
-        let row =
-            sqlx::query(&sql).bind(id_str(org)).bind(id_str(id)).fetch_one(&self.pool).await?;
-        rows::token(&row)
+        rows::token(&self.read_row(sql, vec![id_str(org).into(), id_str(id).into()]).await?)
     }
 
     pub(super) async fn get_token_by_fingerprint_impl(&self, fingerprint: &[u8]) -> R<TokenRecord> {
@@ -242,34 +245,29 @@ impl SqlStore {
         q.fetch_all(&self.pool).await?.iter().map(rows::token).collect()
     }
 
+    /// A replenishment's new keys, on the terminal path's writer: on SQLite the sqlx pool
+    /// would wait for the writer's lock, and a rush of replenishments held every pooled
+    /// connection while each request's session read queued behind them
+    /// (docs/BENCHMARKS.md, session 12).
     pub(super) async fn add_luks_impl(
         &self,
         t: &TokenRecord,
         luks: &[LukRecord],
         fx: Effects,
     ) -> R<()> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE payment_tokens SET next_luk_seq = $1, updated_us = $2, version = version + 1 \
-             WHERE org_id = $3 AND id = $4 AND version = $5",
-        )
-        .bind(i64::from(t.next_luk_seq))
-        .bind(t.updated_us)
-        .bind(id_str(t.org_id))
-        .bind(id_str(t.id))
-        .bind(t.version)
-        .execute(&mut *tx)
-        .await?;
-        expect_one(done)?;
-        insert_luks(&mut tx, luks).await?;
-        write_effects(&mut tx, &fx).await?;
-        Ok(tx.commit().await?)
+        let (t, luks) = (t.clone(), luks.to_vec());
+        self.write(move |mut tx, first| {
+            Box::pin(async move {
+                let added = add_luks_in(&mut tx, first, &t, &luks, &fx).await;
+                (added.is_ok(), added)
+            })
+        })
+        .await
     }
 
     pub(super) async fn list_luks_impl(&self, token: TokenId) -> R<Vec<LukRecord>> {
         let sql = format!("SELECT {LUK_COLS} FROM luks WHERE token_id = $1 ORDER BY key_index");
-        let q = sqlx::query(&sql).bind(id_str(token));
-        q.fetch_all(&self.pool).await?.iter().map(rows::luk).collect()
+        self.read_one(sql, vec![id_str(token).into()]).await?.rows.iter().map(rows::luk).collect()
     }
 
     pub(super) async fn get_luk_impl(&self, token: TokenId, key_index: [u8; 6]) -> R<LukRecord> {
@@ -296,21 +294,59 @@ impl SqlStore {
     }
 }
 
-async fn insert_luks(conn: &mut AnyConnection, luks: &[LukRecord]) -> R<()> {
-    for l in luks {
-        sqlx::query(
-            "INSERT INTO luks (token_id, key_index, org_id, issued_us, expires_s, max_uses, \
-             used_count) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id_str(l.token_id))
-        .bind(hex::encode(l.key_index))
-        .bind(id_str(l.org_id))
-        .bind(l.issued_us)
-        .bind(l.expires_s)
-        .bind(l.max_uses)
-        .bind(l.used_count)
-        .execute(&mut *conn)
-        .await?;
+/// The LUKs as one multi-row INSERT (a batch holds up to `MAX_LUK_BATCH_SIZE` of them).
+fn push_insert_luks(b: &mut Batch, luks: &[LukRecord]) {
+    if luks.is_empty() {
+        return;
     }
-    Ok(())
+    let rows = luks
+        .iter()
+        .map(|l| {
+            vec![
+                id_str(l.token_id).into(),
+                hex::encode(l.key_index).into(),
+                id_str(l.org_id).into(),
+                l.issued_us.into(),
+                l.expires_s.into(),
+                l.max_uses.into(),
+                l.used_count.into(),
+            ]
+        })
+        .collect();
+    b.push_rows(
+        "INSERT INTO luks (token_id, key_index, org_id, issued_us, expires_s, max_uses, \
+         used_count)",
+        rows,
+    );
+}
+
+/// The token's version guard first, so a replenishment that lost a race writes nothing
+/// and answers [`StoreError::VersionConflict`]; then the keys and the effects.
+async fn add_luks_in(
+    tx: &mut Tx<'_>,
+    mut first: Batch,
+    t: &TokenRecord,
+    luks: &[LukRecord],
+    fx: &Effects,
+) -> R<()> {
+    let guard = first.push(
+        "UPDATE payment_tokens SET next_luk_seq = $1, updated_us = $2, version = version + 1 \
+         WHERE org_id = $3 AND id = $4 AND version = $5",
+        vec![
+            i64::from(t.next_luk_seq).into(),
+            t.updated_us.into(),
+            id_str(t.org_id).into(),
+            id_str(t.id).into(),
+            t.version.into(),
+        ],
+    );
+    match tx.run(first).await?[guard].rows_affected {
+        1 => {}
+        0 => return Err(StoreError::VersionConflict),
+        n => return Err(StoreError::Corrupt(format!("guarded update touched {n} rows"))),
+    }
+    let mut b = Batch::new();
+    push_insert_luks(&mut b, luks);
+    let pushed = push_effects(&mut b, fx);
+    effects_held(tx.run(b).await, &pushed).map(drop)
 }
