@@ -285,23 +285,22 @@ impl Phone {
 
     /// Payments this phone can still make with the keys it holds.
     fn uses_left(&self) -> u32 {
-        let now_s = u64::try_from(self.server_now_ms() / 1_000).unwrap_or(0);
-        self.keys
-            .iter()
-            .filter(|k| k.entry.expires_at_s > now_s + EXPIRY_MARGIN_S)
-            .map(|k| u32::from(k.entry.max_uses.saturating_sub(k.used)))
-            .sum()
+        self.usable_keys().map(|(_, k)| u32::from(k.entry.max_uses - k.used)).sum()
     }
 
+    /// The key that expires first among those it may still use.
     fn pick_key(&self) -> Option<usize> {
+        self.usable_keys().min_by_key(|(_, k)| k.entry.expires_at_s).map(|(i, _)| i)
+    }
+
+    /// Keys with uses left that are not about to expire, with their indexes.
+    fn usable_keys(&self) -> impl Iterator<Item = (usize, &Key)> {
         let now_s = u64::try_from(self.server_now_ms() / 1_000).unwrap_or(0);
         self.keys
             .iter()
             .enumerate()
             .filter(|(_, k)| k.used < k.entry.max_uses)
-            .filter(|(_, k)| k.entry.expires_at_s > now_s + EXPIRY_MARGIN_S)
-            .min_by_key(|(_, k)| k.entry.expires_at_s)
-            .map(|(i, _)| i)
+            .filter(move |(_, k)| k.entry.expires_at_s > now_s + EXPIRY_MARGIN_S)
     }
 }
 

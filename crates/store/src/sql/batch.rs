@@ -480,6 +480,11 @@ mod on_both_databases {
         out
     }
 
+    /// The `(k, v)` rows a SELECT of a test table returned.
+    fn key_values(done: &Done) -> Vec<(String, i64)> {
+        done.rows.iter().map(|r| (r.text("k").unwrap(), r.int("v").unwrap())).collect()
+    }
+
     #[tokio::test]
     async fn each_statement_gets_its_own_outcome() {
         for mut db in connections().await {
@@ -504,11 +509,7 @@ mod on_both_databases {
             let name = db.name();
             assert_eq!(done.len(), 5, "{name}");
             assert_eq!(done[bumped].rows_affected, 1, "{name}");
-            let values: Vec<(String, i64)> = done[all]
-                .rows
-                .iter()
-                .map(|r| (r.text("k").unwrap(), r.int("v").unwrap()))
-                .collect();
+            let values = key_values(&done[all]);
             assert_eq!(values, [("a".to_owned(), 41), ("b".to_owned(), 2)], "{name}");
             assert_eq!(done[missed].rows_affected, 0, "{name}");
             assert!(done[none].rows.is_empty(), "{name}");
@@ -532,11 +533,7 @@ mod on_both_databases {
             let done = db.run(b).await.unwrap();
             let name = db.name();
             assert_eq!(done[inserted].rows_affected, 3, "{name}");
-            let values: Vec<(String, i64)> = done[all]
-                .rows
-                .iter()
-                .map(|r| (r.text("k").unwrap(), r.int("v").unwrap()))
-                .collect();
+            let values = key_values(&done[all]);
             let want =
                 [("a", 1), ("r0", 0), ("r1", 10), ("r2", 20)].map(|(k, v)| (k.to_owned(), v));
             assert_eq!(values, want, "{name}");

@@ -271,7 +271,12 @@ fn sqlite_file(url: &str) -> Result<std::path::PathBuf, StoreError> {
 
 /// An UPDATE guarded by `version = $n` touched no row: someone else wrote first.
 fn expect_one(result: AnyQueryResult) -> Result<(), StoreError> {
-    match result.rows_affected() {
+    expect_one_row(result.rows_affected())
+}
+
+/// [`expect_one`] of a batch statement's `rows_affected`.
+fn expect_one_row(rows_affected: u64) -> Result<(), StoreError> {
+    match rows_affected {
         1 => Ok(()),
         0 => Err(StoreError::VersionConflict),
         n => Err(StoreError::Corrupt(format!("guarded update touched {n} rows"))),

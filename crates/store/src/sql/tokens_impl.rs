@@ -4,7 +4,7 @@
 use super::batch::{Batch, Tx, Value};
 use super::rows::{self, *};
 use super::store_impl::{effects_held, id_str, push_effects, write_effects};
-use super::{expect_one, SqlStore};
+use super::{expect_one, expect_one_row, SqlStore};
 use crate::records::*;
 use crate::StoreError;
 use domain::{CardId, DeviceId, OrgId, TokenId, UserId};
@@ -340,11 +340,7 @@ async fn add_luks_in(
             t.version.into(),
         ],
     );
-    match tx.run(first).await?[guard].rows_affected {
-        1 => {}
-        0 => return Err(StoreError::VersionConflict),
-        n => return Err(StoreError::Corrupt(format!("guarded update touched {n} rows"))),
-    }
+    expect_one_row(tx.run(first).await?[guard].rows_affected)?;
     let mut b = Batch::new();
     push_insert_luks(&mut b, luks);
     let pushed = push_effects(&mut b, fx);
