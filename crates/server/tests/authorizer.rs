@@ -20,6 +20,7 @@ both_backends!(
     retries_get_the_first_answer_and_conflicts_are_refused,
     unsigned_stale_replayed_forged_and_suspended_terminals_are_refused,
     concurrent_preauthorizations_never_exceed_the_daily_count,
+    concurrent_preauthorizations_never_hold_more_than_the_account_has,
     a_replayed_request_is_refused_even_when_its_nonce_rides_on_the_write,
 );
 
@@ -337,17 +338,16 @@ const PHONES: u16 = 10;
 const REQUESTS_PER_PHONE: u16 = 20;
 const DAILY_FILLS: i64 = 7;
 
-async fn concurrent_preauthorizations_never_exceed_the_daily_count(b: Backend) {
-    let Some(app) = TestApp::start(b).await else { return };
-    let f = setup(app, 10_000_000).await;
-    f.card_controls(json!({"daily": {"count": DAILY_FILLS}})).await;
-    // Under this burst the limit declines would trip `repeated_failures` and decline the
-    // next approvals as fraud; this test is about limits, so the rule only watches.
+/// `PHONES` phones for Anna's card send `REQUESTS_PER_PHONE` pre-authorizations of 1,000
+/// each, all at once; the answers, and how many were approved.
+async fn burst(f: &mut Fill) -> (Vec<(StatusCode, Value)>, usize) {
+    // Under this burst the declines would trip `repeated_failures` and decline the next
+    // approvals as fraud; these tests are about limits and funds, so the rule only watches.
     let rule = format!("/v1/fraud/rules/repeated_failures?org_id={}", f.org);
     let (status, _) = f.app.put(&rule, &f.app.analyst().await, json!({"mode": "shadow"})).await;
     assert_eq!(status, StatusCode::OK);
     let anna = f.app.anna().await;
-    let mut phones = vec![f.phone];
+    let mut phones = vec![std::mem::replace(&mut f.phone, Phone::new())];
     for _ in 1..PHONES {
         let mut phone = Phone::new();
         phone.enrol(&f.app, &anna).await;
@@ -367,6 +367,14 @@ async fn concurrent_preauthorizations_never_exceed_the_daily_count(b: Backend) {
     let answers = futures_util::future::join_all(requests).await;
     let approved =
         answers.iter().filter(|(s, a)| *s == StatusCode::OK && a["approved"] == true).count();
+    (answers, approved)
+}
+
+async fn concurrent_preauthorizations_never_exceed_the_daily_count(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let mut f = setup(app, 10_000_000).await;
+    f.card_controls(json!({"daily": {"count": DAILY_FILLS}})).await;
+    let (answers, approved) = burst(&mut f).await;
     assert_eq!(approved, usize::try_from(DAILY_FILLS).unwrap(), "exactly the daily count");
     for (status, answer) in &answers {
         assert_eq!(*status, StatusCode::OK, "{answer}");
@@ -378,6 +386,30 @@ async fn concurrent_preauthorizations_never_exceed_the_daily_count(b: Backend) {
     let (status, account) = f.app.get(&format!("/v1/orgs/{}/account", f.org), &f.owner).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(account["held"].as_i64(), Some(DAILY_FILLS * 1_000));
+}
+
+/// The account covers 7 of 200 concurrent fills of 1,000. Fills decided on a snapshot
+/// that still showed money are refused by the ledger's own CHECK at the hold
+/// (`StoreError::CheckFailed("funds")`, with the commit on PostgreSQL) and decided again.
+async fn concurrent_preauthorizations_never_hold_more_than_the_account_has(b: Backend) {
+    let Some(app) = TestApp::start(b).await else { return };
+    let mut f = setup(app, 7_000).await;
+    let (answers, approved) = burst(&mut f).await;
+    assert_eq!(approved, 7, "exactly what the account covers");
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{answer}");
+        assert!(
+            (answer["approved"] == true && answer["approved_amount"] == 1_000)
+                || reason(answer) == ("51", "INSUFFICIENT_FUNDS"),
+            "{answer}"
+        );
+    }
+    let account = f.account().await;
+    assert_eq!((account["available"].as_i64(), account["held"].as_i64()), (Some(0), Some(7_000)));
+    let (_, statement) =
+        f.app.get(&format!("/v1/orgs/{}/account/statement", f.org), &f.owner).await;
+    let holds = statement.as_array().unwrap().iter().filter(|p| p["kind"] == "hold").count();
+    assert_eq!(holds, 7, "one posting per hold, none for a refused one: {statement}");
 }
 
 /// The nonce of a pre-authorization or completion is recorded in the request's own commit.

@@ -11,6 +11,10 @@ pub enum StoreError {
     /// A uniqueness rule was hit; the value names which (`email`, `plate`, ...).
     #[error("already exists: {0}")]
     Duplicate(&'static str),
+    /// A CHECK constraint refused the write; the value names which rule (`funds`: the
+    /// fleet account does not cover a hold, `docs/ARCHITECTURE.md` "The ledger balances").
+    #[error("refused by the database's rule: {0}")]
+    CheckFailed(&'static str),
     /// The idempotency key was recorded by a concurrent request first.
     #[error("idempotency key already used")]
     IdempotencyKeyTaken,
@@ -86,6 +90,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Duplicate(unique_target(db.message(), db.constraint()))
             }
+            sqlx::Error::Database(db) if db.is_check_violation() => {
+                StoreError::CheckFailed(check_target(db.message(), db.constraint()))
+            }
             _ => StoreError::Database(e),
         }
     }
@@ -103,5 +110,15 @@ pub(crate) fn unique_target(message: &str, constraint: Option<&str>) -> &'static
         ("fingerprint", "pan"),
         ("invite", "invite"),
     ];
+    TARGETS.iter().find(|(needle, _)| text.contains(needle)).map_or("row", |(_, name)| name)
+}
+
+/// Names the CHECK rule that refused a write, from the PostgreSQL constraint name or the
+/// SQLite message, which quotes an unnamed constraint's expression ("CHECK constraint
+/// failed: available + credit_limit >= 0").
+pub(crate) fn check_target(message: &str, constraint: Option<&str>) -> &'static str {
+    let text = constraint.unwrap_or(message);
+    const TARGETS: &[(&str, &str)] =
+        &[("accounts_funds_cover", "funds"), ("available + credit_limit >= 0", "funds")];
     TARGETS.iter().find(|(needle, _)| text.contains(needle)).map_or("row", |(_, name)| name)
 }

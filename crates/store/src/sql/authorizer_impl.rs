@@ -283,11 +283,10 @@ impl SqlStore {
         // One batch: a nonce seen before fails its INSERT alone (the answer `false`);
         // the pruning stays.
         let nonce = nonce.to_owned();
-        self.write_unguarded(move |mut tx, first| {
+        self.write_unguarded(move |tx, first| {
             Box::pin(async move {
                 let nonce = (terminal, nonce.as_str());
-                let fresh =
-                    remember_nonce_in(&mut tx, first, nonce, now_us, forget_before_us).await;
+                let fresh = remember_nonce_in(tx, first, nonce, now_us, forget_before_us).await;
                 (matches!(fresh, Ok(true)), fresh)
             })
         })
@@ -505,9 +504,9 @@ impl SqlStore {
         c: &AuthorizationCommit,
     ) -> R<Result<(), CommitRefusal>> {
         let c = c.clone();
-        self.write(move |mut tx, first| {
+        self.write(move |tx, first| {
             Box::pin(async move {
-                let committed = commit_in(&mut tx, first, &c).await;
+                let committed = commit_in(tx, first, &c).await;
                 (matches!(committed, Ok(Ok(()))), committed)
             })
         })
@@ -516,12 +515,12 @@ impl SqlStore {
 
     pub(super) async fn complete_authorization_impl(&self, c: &CompletionCommit) -> R<bool> {
         let c = c.clone();
-        self.write(move |mut tx, mut first| {
+        self.write(move |tx, mut first| {
             Box::pin(async move {
                 if let Some(nonce) = &c.nonce {
                     push_nonce_claim(&mut first, nonce);
                 }
-                let done = complete_in(&mut tx, first, &c).await;
+                let done = complete_in(tx, first, &c).await;
                 (matches!(done, Ok(true)), done)
             })
         })
@@ -534,9 +533,9 @@ impl SqlStore {
         to: AuthStatus,
         now_us: i64,
     ) -> R<bool> {
-        self.write(move |mut tx, first| {
+        self.write(move |tx, first| {
             Box::pin(async move {
-                let done = release_in(&mut tx, first, id, to, now_us).await;
+                let done = release_in(tx, first, id, to, now_us).await;
                 (matches!(done, Ok(true)), done)
             })
         })
@@ -620,14 +619,14 @@ impl SqlStore {
 
 /// Records a terminal's nonce inside the caller's transaction; false when already seen.
 async fn remember_nonce_in(
-    tx: &mut Tx<'_>,
+    tx: Tx<'_>,
     mut b: Batch,
     (terminal, nonce): (TerminalId, &str),
     now_us: i64,
     forget_before_us: i64,
 ) -> R<bool> {
     push_nonce(&mut b, (terminal, nonce), now_us, forget_before_us);
-    match tx.run(b).await {
+    match tx.run_last(b).await {
         Ok(_) => Ok(true),
         Err(StoreError::Duplicate(_)) => Ok(false),
         Err(e) => Err(e),
@@ -662,7 +661,7 @@ fn push_nonce_claim(b: &mut Batch, claim: &NonceClaim) {
 /// window) → card usage → card features → fleet account. A refusal returns before the
 /// caller keeps anything: it rolls back what was written.
 async fn commit_in(
-    tx: &mut Tx<'_>,
+    mut tx: Tx<'_>,
     mut first: Batch,
     c: &AuthorizationCommit,
 ) -> R<Result<(), CommitRefusal>> {
@@ -708,8 +707,9 @@ async fn commit_in(
     if usage_at.iter().any(|&at| done[at].rows_affected != 1) {
         return Ok(Err(CommitRefusal::Limit));
     }
-    // 3. The features as updated, the alerts, then the hold on the shared account row,
-    // taken last so it is held only for the end of the transaction (docs/SCALING.md).
+    // 3. The features as updated, the alerts, the posting, then the hold on the shared
+    // account row, taken last and with the commit, so it is held for no round trip
+    // (docs/SCALING.md). The ledger's CHECK refuses a hold the account does not cover.
     let mut third = Batch::new();
     if let (Some(update), Some(at)) = (&c.features, features_at) {
         super::fraud_impl::push_write_features(&mut third, &done[at], update)?;
@@ -718,31 +718,25 @@ async fn commit_in(
         super::fraud_impl::push_insert_alert(&mut third, alert);
     }
     let hold_at = approved.map(|(org, _)| {
-        let at = push_hold_funds(&mut third, org, r.held_amount);
-        push_post(
-            &mut third,
-            org,
-            Some(r.id),
-            "hold",
-            ("available", "held"),
-            r.held_amount,
-            r.created_us,
-        );
-        at
+        let (id, amount, at_us) = (Some(r.id), r.held_amount, r.created_us);
+        push_post(&mut third, org, id, "hold", ("available", "held"), amount, at_us);
+        push_hold_funds(&mut third, org, amount)
     });
-    let done = tx.run(third).await?;
-    if hold_at.is_some_and(|at| done[at].rows_affected != 1) {
-        return Ok(Err(CommitRefusal::Funds));
-    }
-    Ok(Ok(()))
+    let done = match tx.run_last(third).await {
+        Err(StoreError::CheckFailed("funds")) => return Ok(Err(CommitRefusal::Funds)),
+        other => other?,
+    };
+    // The account row exists: the decision read it, or made it (`Store::account`), and
+    // accounts are never deleted.
+    hold_at.map_or(Ok(()), |at| one_row(&done, at, "the hold")).map(Ok)
 }
 
 /// Completion inside the caller's transaction; false (nothing written) when the
 /// authorization is not open.
-async fn complete_in(tx: &mut Tx<'_>, first: Batch, c: &CompletionCommit) -> R<bool> {
+async fn complete_in(mut tx: Tx<'_>, first: Batch, c: &CompletionCommit) -> R<bool> {
     let (id, amount, volume, now_us) = (c.id, c.final_amount, c.final_volume_ml, c.now_us);
     let (product, late_alert) = (c.product.as_str(), &c.late_alert);
-    let a = read_authorization(tx, first, id).await?;
+    let a = read_authorization(&mut tx, first, id).await?;
     let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
     let from = a.status;
     if !matches!(from, AuthStatus::Approved | AuthStatus::Expired) {
@@ -763,41 +757,43 @@ async fn complete_in(tx: &mut Tx<'_>, first: Batch, c: &CompletionCommit) -> R<b
     );
     // Lock order, in every transaction: authorization → card usage → fleet account
     // (the pre-authorization commit takes the account last too); another order
-    // deadlocks against concurrent fills on PostgreSQL.
+    // deadlocks against concurrent fills on PostgreSQL. The account goes in the last
+    // batch, with the commit (`Tx::run_last`), once the status guard held.
+    let mut last = Batch::new();
     let account_at = if from == AuthStatus::Approved {
         let deltas = (amount - a.approved_amount, volume - a.approved_volume_ml, 0);
         push_adjust_usage(&mut b, card, &a.periods, deltas);
-        let at = push_move_buckets(&mut b, org, a.held_amount - amount, -a.held_amount, amount);
-        push_post(&mut b, org, Some(id), "capture", ("held", "spent"), amount, now_us);
+        push_post(&mut last, org, Some(id), "capture", ("held", "spent"), amount, now_us);
         let released = a.held_amount - amount;
-        push_post(&mut b, org, Some(id), "release", ("held", "available"), released, now_us);
-        at
+        push_post(&mut last, org, Some(id), "release", ("held", "available"), released, now_us);
+        push_move_buckets(&mut last, org, a.held_amount - amount, -a.held_amount, amount)
     } else {
         // The hold had expired and been released: the fuel was dispensed all the same.
         push_adjust_usage(&mut b, card, &a.periods, (amount, volume, 1));
         super::fraud_impl::push_insert_alert(&mut b, late_alert);
-        let at = push_move_buckets(&mut b, org, -amount, 0, amount);
-        push_post(&mut b, org, Some(id), "late_capture", ("available", "spent"), amount, now_us);
-        at
+        let kind = "late_capture";
+        push_post(&mut last, org, Some(id), kind, ("available", "spent"), amount, now_us);
+        push_move_buckets(&mut last, org, -amount, 0, amount)
     };
     let done = tx.run(b).await?;
     // The status guard lost a race: the caller's transaction rolls back the rest.
     if done[settled].rows_affected != 1 {
         return Ok(false);
     }
+    let done = tx.run_last(last).await?;
     one_row(&done, account_at, "the account update")?;
     Ok(true)
 }
 
 /// Releases an approved hold inside the caller's transaction; false when not approved.
 async fn release_in(
-    tx: &mut Tx<'_>,
+    mut tx: Tx<'_>,
     first: Batch,
     id: AuthorizationId,
     to: AuthStatus,
     now_us: i64,
 ) -> R<bool> {
-    let a = read_authorization(tx, first, id).await?;
+    let a = read_authorization(&mut tx, first, id).await?;
     let (Some(org), Some(card)) = (a.org_id, a.card_id) else { return Ok(false) };
     if a.status != AuthStatus::Approved {
         return Ok(false);
@@ -808,15 +804,18 @@ async fn release_in(
          WHERE id = $3 AND status = 'approved'",
         vec![to.as_str().into(), now_us.into(), id_str(id).into()],
     );
-    // Lock order as in `complete_in`: usage, then the account.
+    // Lock order as in `complete_in`: usage, then the account, with the commit.
     let deltas = (-a.approved_amount, -a.approved_volume_ml, -1);
     push_adjust_usage(&mut b, card, &a.periods, deltas);
-    let account_at = push_move_buckets(&mut b, org, a.held_amount, -a.held_amount, 0);
-    push_post(&mut b, org, Some(id), to.as_str(), ("held", "available"), a.held_amount, now_us);
     let done = tx.run(b).await?;
     if done[released].rows_affected != 1 {
         return Ok(false);
     }
+    let mut last = Batch::new();
+    let held = a.held_amount;
+    push_post(&mut last, org, Some(id), to.as_str(), ("held", "available"), held, now_us);
+    let account_at = push_move_buckets(&mut last, org, held, -held, 0);
+    let done = tx.run_last(last).await?;
     one_row(&done, account_at, "the account update")?;
     Ok(true)
 }
@@ -921,12 +920,14 @@ pub(super) async fn spend_cryptogram(
     Ok(if done[luk_at].rows_affected == 1 { Ok(()) } else { Err(CommitRefusal::BudgetSpent) })
 }
 
-/// available → held, only if the account (with its credit line) still covers it; the
-/// statement touches no row when it does not.
+/// available → held. The ledger's CHECK (`available + credit_limit >= 0`) fails the
+/// statement, `StoreError::CheckFailed("funds")`, when the account (with its credit line)
+/// does not cover it: a failed statement, unlike a row count, stops a `COMMIT` sent in the
+/// same batch (`Tx::run_last`).
 fn push_hold_funds(b: &mut Batch, org: OrgId, amount: i64) -> usize {
     b.push(
         "UPDATE accounts SET available = available - $1, held = held + $1, version = version + 1 \
-         WHERE org_id = $2 AND available + credit_limit >= $1",
+         WHERE org_id = $2",
         vec![amount.into(), id_str(org).into()],
     )
 }

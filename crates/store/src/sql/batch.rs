@@ -150,6 +150,24 @@ impl Tx<'_> {
             Tx::Pg(conn) => batch.run_pipelined(conn).await,
         }
     }
+
+    /// Runs a write's last batch, after which nothing of it may be refused: a rule it
+    /// enforces must fail a statement (a CHECK), not leave a row count to inspect. On
+    /// PostgreSQL `COMMIT` travels with it, so the rows it locks (the fleet's shared
+    /// account) stay locked for no round trip to the server (`docs/SCALING.md`, "The hot
+    /// account"); a failed statement turns that `COMMIT` into a rollback. Elsewhere the
+    /// caller's transaction (the group commit's, a test's) ends as before.
+    pub(super) async fn run_last(self, mut batch: Batch) -> Result<Vec<Done>, StoreError> {
+        match self {
+            Tx::Pg(conn) => {
+                batch.push("COMMIT", Vec::new());
+                let mut done = batch.run_pipelined(conn).await?;
+                done.pop();
+                Ok(done)
+            }
+            mut tx => tx.run(batch).await,
+        }
+    }
 }
 
 #[derive(Default)]

@@ -186,6 +186,14 @@ impl From<rusqlite::Error> for StoreError {
                     None,
                 ))
             }
+            rusqlite::Error::SqliteFailure(f, message)
+                if f.extended_code == ffi::SQLITE_CONSTRAINT_CHECK =>
+            {
+                StoreError::CheckFailed(crate::error::check_target(
+                    message.as_deref().unwrap_or(""),
+                    None,
+                ))
+            }
             _ => StoreError::Sqlite(e),
         }
     }

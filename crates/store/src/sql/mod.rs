@@ -217,6 +217,11 @@ where
 {
     let mut lease = pg.acquire().await?;
     let (keep, result) = work(batch::Tx::Pg(lease.conn()), batch::Batch::beginning()).await;
+    if !lease.conn().in_transaction() {
+        // The work's last batch carried `COMMIT` (`Tx::run_last`): committed if that
+        // batch succeeded, rolled back by the statement that failed otherwise.
+        return result;
+    }
     let end = if keep && result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     let mut finish = batch::Batch::new();
     finish.push(end, Vec::new());

@@ -132,6 +132,11 @@ impl Lease {
 }
 
 impl PgConn {
+    /// Inside a transaction this pool began (its `COMMIT` or `ROLLBACK` not yet confirmed).
+    pub(super) fn in_transaction(&self) -> bool {
+        self.in_transaction
+    }
+
     /// Runs the statements pipelined; one outcome each, in order, or the first error.
     pub(super) async fn run(&mut self, statements: &[(&str, &[Value])]) -> R<Vec<Done>> {
         self.prepare_missing(statements).await?;
@@ -268,8 +273,15 @@ impl ToSql for Value {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         if let Some(db) = e.as_db_error() {
-            if *db.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION {
+            use tokio_postgres::error::SqlState;
+            if *db.code() == SqlState::UNIQUE_VIOLATION {
                 return StoreError::Duplicate(crate::error::unique_target(
+                    db.message(),
+                    db.constraint(),
+                ));
+            }
+            if *db.code() == SqlState::CHECK_VIOLATION {
+                return StoreError::CheckFailed(crate::error::check_target(
                     db.message(),
                     db.constraint(),
                 ));
