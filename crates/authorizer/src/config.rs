@@ -7,6 +7,8 @@ pub struct AuthorizerConfig {
     pub max_commit_attempts: usize,
     /// How many expired holds one sweep releases.
     pub expiry_batch_size: i64,
+    /// How many old nonces one statement of the nonce sweep forgets.
+    pub nonce_sweep_batch_size: i64,
     /// The longest a terminal waits for an authorization answer; past it, it is answered
     /// 91 (`docs/TERMINAL-API.md`, "Deadlines").
     pub authorization_deadline_ms: u64,
@@ -28,6 +30,7 @@ impl Default for AuthorizerConfig {
             hold_ttl_secs: 30 * 60,
             max_commit_attempts: 16,
             expiry_batch_size: 500,
+            nonce_sweep_batch_size: 5_000,
             authorization_deadline_ms: DEFAULT_AUTHORIZATION_DEADLINE_MS,
             max_pending_authorizations: DEFAULT_MAX_PENDING_AUTHORIZATIONS,
         }

@@ -25,7 +25,9 @@ pub use config::{
     AuthorizerConfig, DEFAULT_AUTHORIZATION_DEADLINE_MS, DEFAULT_MAX_PENDING_AUTHORIZATIONS,
 };
 pub use limits_left::{Gauge, LimitsLeft, PeriodLeft};
-pub use network::{CreateStation, CreateTerminal, SignedRequest, TerminalAuthError};
+pub use network::{
+    CreateStation, CreateTerminal, SignedRequest, TerminalAuthError, NONCE_MEMORY_US,
+};
 pub use pipeline::{local as local_time, Gate};
 pub use related_alerts::RelatedAlerts;
 pub use request::{AuthorizeRequest, CompleteRequest, NfcData, ReverseByReference};

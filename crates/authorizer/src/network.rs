@@ -193,14 +193,7 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
         if terminal.status != TerminalStatus::Active {
             return Ok(Err(Suspended));
         }
-        let window_us = emv::terminal_auth::MAX_CLOCK_SKEW_MS * 2 * 1_000;
-        let now = now_us();
-        let nonce = NonceClaim {
-            terminal: id,
-            nonce: req.nonce.to_owned(),
-            now_us: now,
-            forget_before_us: now - window_us,
-        };
+        let nonce = NonceClaim { terminal: id, nonce: req.nonce.to_owned(), now_us: now_us() };
         Ok(Ok((terminal, nonce)))
     }
 
@@ -227,7 +220,7 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             return outcome.map(Ok);
         }
         let (t, n) = (nonce.terminal, nonce.nonce.as_str());
-        match self.store().remember_nonce(t, n, nonce.now_us, nonce.forget_before_us).await {
+        match self.store().remember_nonce(t, n, nonce.now_us).await {
             Ok(false) if matches!(&outcome, Err(e) if may_have_committed(e)) => outcome.map(Ok),
             Ok(false) => Ok(Err(TerminalAuthError::Replayed)),
             Ok(true) => outcome.map(Ok),
@@ -236,7 +229,27 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
             Err(e) => outcome.and(Err(e.into())).map(Ok),
         }
     }
+
+    /// Forgets the nonces no fresh request can carry any more, in batches of
+    /// `nonce_sweep_batch_size` until none is left; returns how many. Run periodically.
+    pub async fn forget_old_nonces(&self) -> Result<u64> {
+        let seen_before_us = now_us() - NONCE_MEMORY_US;
+        let batch = self.config.nonce_sweep_batch_size;
+        let mut forgot = 0;
+        loop {
+            let n = self.store().forget_nonces(seen_before_us, batch).await?;
+            forgot += n;
+            if n < batch.unsigned_abs() {
+                return Ok(forgot);
+            }
+        }
+    }
 }
+
+/// How long a nonce is remembered: twice the freshness skew. A request is fresh for at
+/// most ±`MAX_CLOCK_SKEW_MS` around its timestamp, so a nonce older than this can only
+/// come on a request the timestamp check refuses (`docs/TERMINAL-API.md`, step 5).
+pub const NONCE_MEMORY_US: i64 = emv::terminal_auth::MAX_CLOCK_SKEW_MS * 2 * 1_000;
 
 /// A deferred request's write failed: a nonce seen before becomes [`NONCE_SEEN`], which
 /// [`Authorizer::settle_nonce`] answers as the replay refusal; the rest map as usual.

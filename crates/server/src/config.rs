@@ -15,6 +15,8 @@ pub struct Config {
     pub authorizer: authorizer::AuthorizerConfig,
     /// How often expired holds are released.
     pub hold_sweep_interval_secs: u64,
+    /// How often nonces older than `authorizer::NONCE_MEMORY_US` are forgotten.
+    pub nonce_sweep_interval_secs: u64,
     /// Create the demo fleet when the database has no org yet.
     pub seed_demo: bool,
     /// Bounds on waiting for the HSM and the database.

@@ -103,6 +103,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             ..authorizer::AuthorizerConfig::default()
         },
         hold_sweep_interval_secs: 30,
+        nonce_sweep_interval_secs: 5,
         seed_demo: !args.no_demo,
         timeouts: Timeouts {
             hsm_connect_timeout_ms: args.hsm_connect_timeout_ms,
@@ -117,6 +118,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     tokio::spawn(sweep_expired_holds(state.authorizer.clone(), config.hold_sweep_interval_secs));
+    tokio::spawn(sweep_old_nonces(state.authorizer.clone(), config.nonce_sweep_interval_secs));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, database = state.issuing.store().backend().as_str(), "forecourt is serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
@@ -148,6 +150,19 @@ async fn sweep_expired_holds(
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "expired holds released"),
             Err(e) => tracing::warn!(error = %e, "hold sweep failed; retrying next tick"),
+        }
+    }
+}
+
+/// Forgets the nonces no fresh request can carry, every `interval_secs`. A nonce is
+/// remembered for at least `NONCE_MEMORY_US` (`docs/TERMINAL-API.md`, step 5), so the
+/// sweep may come late; it only keeps the table small.
+async fn sweep_old_nonces(authorizer: authorizer::Authorizer<store::SqlStore>, interval_secs: u64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
+    loop {
+        tick.tick().await;
+        if let Err(e) = authorizer.forget_old_nonces().await {
+            tracing::warn!(error = %e, "nonce sweep failed; retrying next tick");
         }
     }
 }

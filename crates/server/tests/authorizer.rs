@@ -22,6 +22,7 @@ both_backends!(
     concurrent_preauthorizations_never_exceed_the_daily_count,
     concurrent_preauthorizations_never_hold_more_than_the_account_has,
     a_replayed_request_is_refused_even_when_its_nonce_rides_on_the_write,
+    the_sweep_forgets_old_nonces_oldest_first_and_keeps_the_rest,
 );
 
 /// A fleet with money, a terminal, and Anna's phone holding a token for her card.
@@ -465,4 +466,48 @@ async fn a_replayed_request_is_refused_even_when_its_nonce_rides_on_the_write(ba
     );
     let account = f.account().await;
     assert_eq!((account["held"].as_i64(), account["spent"].as_i64()), (Some(0), Some(800)));
+}
+
+/// Old nonces are forgotten by a sweep, not by the requests: the store forgets at most the
+/// limit, oldest first; the sweep forgets, in as many batches as it takes (here of 1),
+/// exactly the nonces older than `NONCE_MEMORY_US`; a nonce still remembered stays refused.
+async fn the_sweep_forgets_old_nonces_oldest_first_and_keeps_the_rest(backend: Backend) {
+    use store::AuthorizerStore;
+    let one_at_a_time = |c: &mut server::Config| c.authorizer.nonce_sweep_batch_size = 1;
+    let Some(app) = TestApp::start_with(backend, one_at_a_time).await else { return };
+    let terminal = Terminal::register(&app).await;
+    let id = domain::TerminalId(uuid::Uuid::parse_str(&terminal.id).unwrap());
+    let store = app.state.issuing.store();
+    let now = 1_000 * now_ms();
+    let cutoff = now - authorizer::NONCE_MEMORY_US;
+    let aged =
+        [("old-a", cutoff - 3_000_000), ("old-b", cutoff - 2_000_000), ("old-c", cutoff - 1_000)];
+    let kept = [("recent", cutoff + 60_000_000), ("fresh", now)];
+    for (nonce, seen_us) in aged.iter().chain(&kept) {
+        assert_eq!(store.remember_nonce(id, nonce, *seen_us).await.ok(), Some(true), "{nonce}");
+    }
+
+    assert_eq!(store.forget_nonces(cutoff, 2).await.unwrap(), 2, "at most the limit");
+    assert_eq!(
+        store.remember_nonce(id, "old-c", aged[2].1).await.ok(),
+        Some(false),
+        "the newest of the old stays"
+    );
+    // Forgotten: a request carrying it again would be stale, so recording it succeeds.
+    assert_eq!(
+        store.remember_nonce(id, "old-a", aged[0].1).await.ok(),
+        Some(true),
+        "the oldest went"
+    );
+
+    assert_eq!(app.state.authorizer.forget_old_nonces().await.unwrap(), 2, "old-a again and old-c");
+    for (nonce, seen_us) in kept {
+        assert_eq!(
+            store.remember_nonce(id, nonce, seen_us).await.ok(),
+            Some(false),
+            "{nonce} kept"
+        );
+    }
+    assert_eq!(store.remember_nonce(id, "old-c", aged[2].1).await.ok(), Some(true), "old-c went");
+    assert_eq!(app.state.authorizer.forget_old_nonces().await.unwrap(), 1, "old-c once more");
 }

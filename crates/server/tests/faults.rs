@@ -155,12 +155,8 @@ async fn the_deadline_never_cancels_a_commit(backend: Backend) {
     let body = qr_request(&phone.qr(0, 1, now_ms()), 5_000, false);
     let req: authorizer::AuthorizeRequest = serde_json::from_value(body.clone()).unwrap();
     let past = authorizer::Gate::until(std::time::Instant::now());
-    let nonce = |n: &str| store::NonceClaim {
-        terminal: id,
-        nonce: n.to_owned(),
-        now_us: 1_000 * now_ms(),
-        forget_before_us: 0,
-    };
+    let nonce =
+        |n: &str| store::NonceClaim { terminal: id, nonce: n.to_owned(), now_us: 1_000 * now_ms() };
     let refused = authorizer.authorize_gated(&record, &nonce("n1"), "h1", &req, &past).await;
     assert!(matches!(refused, Err(issuing::IssuingError::Unavailable(_))), "{refused:?}");
     let (stan, at) = (body["stan"].as_str().unwrap(), body["transmitted_at"].as_str().unwrap());
@@ -243,7 +239,6 @@ async fn a_write_that_may_have_committed_keeps_its_failure_not_a_replay(backend:
         terminal: domain::TerminalId(uuid::Uuid::parse_str(&terminal.id).unwrap()),
         nonce: n.to_owned(),
         now_us: 1_000 * now_ms(),
-        forget_before_us: 0,
     };
     let lost = || Err::<(), _>(Unavailable("the database"));
     let refused = || Err::<(), _>(IssuingError::conflict("NOT_COMPLETABLE", "refused"));

@@ -219,14 +219,14 @@ pub struct CompletionCommit {
 }
 
 /// A terminal request's nonce, to be recorded with the request's own write (one commit per
-/// request instead of two). Recording it prunes the terminal's nonces seen before
-/// `forget_before_us`.
+/// request instead of two). Old nonces are forgotten by a sweep
+/// ([`AuthorizerStore::forget_nonces`]), not by the requests: pruning inside a request
+/// made concurrent requests of one terminal wait on each other's row locks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NonceClaim {
     pub terminal: TerminalId,
     pub nonce: String,
     pub now_us: i64,
-    pub forget_before_us: i64,
 }
 
 /// See [`AuthorizerStore::authorization_lookup`].
@@ -276,14 +276,17 @@ pub trait AuthorizerStore: Clone + Send + Sync + 'static {
     fn create_terminal(&self, t: &TerminalRecord) -> impl Future<Output = R<()>> + Send;
     fn get_terminal(&self, id: TerminalId) -> impl Future<Output = R<TerminalRecord>> + Send;
     fn set_terminal_status(&self, t: &TerminalRecord) -> impl Future<Output = R<()>> + Send;
-    /// Records a request nonce; false if this terminal used it since `forget_before_us`.
+    /// Records a request nonce; false if this terminal used it and it is not forgotten.
     fn remember_nonce(
         &self,
         terminal: TerminalId,
         nonce: &str,
         now_us: i64,
-        forget_before_us: i64,
     ) -> impl Future<Output = R<bool>> + Send;
+    /// Forgets at most `limit` nonces seen before `seen_before_us`, oldest first; returns
+    /// how many it forgot.
+    fn forget_nonces(&self, seen_before_us: i64, limit: i64)
+        -> impl Future<Output = R<u64>> + Send;
 
     /// The fleet's account, created empty on first use.
     fn account(&self, org: OrgId, currency: &str) -> impl Future<Output = R<AccountRecord>> + Send;

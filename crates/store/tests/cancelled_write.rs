@@ -59,7 +59,7 @@ async fn a_cancelled_write_leaves_no_connection_inside_a_transaction() {
 
     let cancelled = tokio::time::timeout(
         Duration::from_millis(CANCEL_AFTER_MS),
-        store.remember_nonce(terminal, "cancelled", 1, 0),
+        store.remember_nonce(terminal, "cancelled", 1),
     )
     .await;
     assert!(cancelled.is_err(), "the write should still be waiting for the lock");
@@ -89,7 +89,7 @@ async fn poll_then_drop(write: impl Future, budget: Duration) {
 async fn writes_succeed(store: &SqlStore, terminal: TerminalId) {
     for i in 0..WRITES_AFTER {
         let nonce = format!("after-{i}");
-        let fresh = store.remember_nonce(terminal, &nonce, 2, 0).await;
+        let fresh = store.remember_nonce(terminal, &nonce, 2).await;
         assert!(matches!(fresh, Ok(true)), "write {i} after the cancellations: {fresh:?}");
     }
 }

@@ -146,6 +146,7 @@ impl TestApp {
                 ..authorizer::AuthorizerConfig::default()
             },
             hold_sweep_interval_secs: 30,
+            nonce_sweep_interval_secs: 5,
             seed_demo: true,
             timeouts: server::Timeouts {
                 db_acquire_timeout_ms: 30_000,

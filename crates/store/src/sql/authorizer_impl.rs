@@ -278,16 +278,31 @@ impl SqlStore {
         terminal: TerminalId,
         nonce: &str,
         now_us: i64,
-        forget_before_us: i64,
     ) -> R<bool> {
-        // One batch: a nonce seen before fails its INSERT alone (the answer `false`);
-        // the pruning stays.
+        // One statement: a nonce seen before fails its INSERT (the answer `false`).
         let nonce = nonce.to_owned();
         self.write_unguarded(move |tx, first| {
             Box::pin(async move {
-                let nonce = (terminal, nonce.as_str());
-                let fresh = remember_nonce_in(tx, first, nonce, now_us, forget_before_us).await;
+                let fresh = remember_nonce_in(tx, first, (terminal, nonce.as_str()), now_us).await;
                 (matches!(fresh, Ok(true)), fresh)
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn forget_nonces_impl(&self, seen_before_us: i64, limit: i64) -> R<u64> {
+        // Row values, so one statement serves both dialects (PostgreSQL has no DELETE ...
+        // LIMIT); the `terminal_nonces_seen` index finds the oldest.
+        self.write_unguarded(move |tx, mut b| {
+            Box::pin(async move {
+                let at = b.push(
+                    "DELETE FROM terminal_nonces WHERE (terminal_id, nonce) IN \
+                     (SELECT terminal_id, nonce FROM terminal_nonces WHERE seen_us < $1 \
+                      ORDER BY seen_us LIMIT $2)",
+                    vec![seen_before_us.into(), limit.into()],
+                );
+                let forgot = tx.run_last(b).await.map(|done| done[at].rows_affected);
+                (forgot.is_ok(), forgot)
             })
         })
         .await
@@ -623,9 +638,8 @@ async fn remember_nonce_in(
     mut b: Batch,
     (terminal, nonce): (TerminalId, &str),
     now_us: i64,
-    forget_before_us: i64,
 ) -> R<bool> {
-    push_nonce(&mut b, (terminal, nonce), now_us, forget_before_us);
+    push_nonce(&mut b, (terminal, nonce), now_us);
     match tx.run_last(b).await {
         Ok(_) => Ok(true),
         Err(StoreError::Duplicate(_)) => Ok(false),
@@ -633,18 +647,9 @@ async fn remember_nonce_in(
     }
 }
 
-/// Prunes the terminal's old nonces and records this one; the INSERT fails with
-/// `StoreError::Duplicate("nonce")` for a nonce seen before.
-fn push_nonce(
-    b: &mut Batch,
-    (terminal, nonce): (TerminalId, &str),
-    now_us: i64,
-    forget_before_us: i64,
-) {
-    b.push(
-        "DELETE FROM terminal_nonces WHERE terminal_id = $1 AND seen_us < $2",
-        vec![id_str(terminal).into(), forget_before_us.into()],
-    );
+/// Records the terminal's nonce; the INSERT fails with `StoreError::Duplicate("nonce")`
+/// for a nonce seen before and not yet forgotten.
+fn push_nonce(b: &mut Batch, (terminal, nonce): (TerminalId, &str), now_us: i64) {
     b.push(
         "INSERT INTO terminal_nonces (terminal_id, nonce, seen_us) VALUES ($1, $2, $3)",
         vec![id_str(terminal).into(), nonce.into(), now_us.into()],
@@ -652,7 +657,7 @@ fn push_nonce(
 }
 
 fn push_nonce_claim(b: &mut Batch, claim: &NonceClaim) {
-    push_nonce(b, (claim.terminal, &claim.nonce), claim.now_us, claim.forget_before_us);
+    push_nonce(b, (claim.terminal, &claim.nonce), claim.now_us);
 }
 
 /// The pre-authorization's writes inside the caller's transaction, in three batches (each
@@ -981,14 +986,11 @@ impl AuthorizerStore for SqlStore {
     async fn set_terminal_status(&self, t: &TerminalRecord) -> R<()> {
         self.set_terminal_status_impl(t).await
     }
-    async fn remember_nonce(
-        &self,
-        terminal: TerminalId,
-        nonce: &str,
-        now_us: i64,
-        forget_before_us: i64,
-    ) -> R<bool> {
-        self.remember_nonce_impl(terminal, nonce, now_us, forget_before_us).await
+    async fn remember_nonce(&self, terminal: TerminalId, nonce: &str, now_us: i64) -> R<bool> {
+        self.remember_nonce_impl(terminal, nonce, now_us).await
+    }
+    async fn forget_nonces(&self, seen_before_us: i64, limit: i64) -> R<u64> {
+        self.forget_nonces_impl(seen_before_us, limit).await
     }
     async fn account(&self, org: OrgId, currency: &str) -> R<AccountRecord> {
         self.account_impl(org, currency).await

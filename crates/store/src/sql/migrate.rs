@@ -26,6 +26,7 @@ macro_rules! migrations {
             migration!(6, "user_language", $dir, "0006_user_language.sql"),
             migration!(7, "group_status", $dir, "0007_group_status.sql"),
             migration!(8, "ledger_rule_names", $dir, "0008_ledger_rule_names.sql"),
+            migration!(9, "nonce_sweep", $dir, "0009_nonce_sweep.sql"),
         ]
     };
 }
