@@ -234,7 +234,8 @@ impl<S: Store + AuthorizerStore> Authorizer<S> {
     /// `nonce_sweep_batch_size` until none is left; returns how many. Run periodically.
     pub async fn forget_old_nonces(&self) -> Result<u64> {
         let seen_before_us = now_us() - NONCE_MEMORY_US;
-        let batch = self.config.nonce_sweep_batch_size;
+        // At least one per statement, or a zero would never end the loop.
+        let batch = self.config.nonce_sweep_batch_size.max(1);
         let mut forgot = 0;
         loop {
             let n = self.store().forget_nonces(seen_before_us, batch).await?;
