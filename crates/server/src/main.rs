@@ -117,8 +117,19 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             print_demo(&fleet);
         }
     }
-    tokio::spawn(sweep_expired_holds(state.authorizer.clone(), config.hold_sweep_interval_secs));
-    tokio::spawn(sweep_old_nonces(state.authorizer.clone(), config.nonce_sweep_interval_secs));
+    // Holds whose completion never came are released. A nonce is remembered for at least
+    // `NONCE_MEMORY_US` (docs/TERMINAL-API.md, step 5), so its sweep may come late: it
+    // only keeps the table small.
+    let holds = state.authorizer.clone();
+    tokio::spawn(every(config.hold_sweep_interval_secs, "expired holds", move || {
+        let holds = holds.clone();
+        async move { holds.expire_holds().await.map(|n| n as u64) }
+    }));
+    let nonces = state.authorizer.clone();
+    tokio::spawn(every(config.nonce_sweep_interval_secs, "old nonces", move || {
+        let nonces = nonces.clone();
+        async move { nonces.forget_old_nonces().await }
+    }));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, database = state.issuing.store().backend().as_str(), "forecourt is serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
@@ -138,31 +149,21 @@ fn print_demo(fleet: &demo::DemoFleet) {
     );
 }
 
-/// Releases holds whose completion never came, every `interval_secs`.
-async fn sweep_expired_holds(
-    authorizer: authorizer::Authorizer<store::SqlStore>,
-    interval_secs: u64,
-) {
+/// Runs the sweep `what` every `interval_secs`; a failed sweep is logged and tried again
+/// on the next tick. It answers how many items it handled.
+async fn every<T, F, Fut>(interval_secs: u64, what: &'static str, mut sweep: F)
+where
+    T: Into<u64>,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = issuing::Result<T>>,
+{
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
     loop {
         tick.tick().await;
-        match authorizer.expire_holds().await {
+        match sweep().await.map(Into::into) {
             Ok(0) => {}
-            Ok(n) => tracing::info!(released = n, "expired holds released"),
-            Err(e) => tracing::warn!(error = %e, "hold sweep failed; retrying next tick"),
-        }
-    }
-}
-
-/// Forgets the nonces no fresh request can carry, every `interval_secs`. A nonce is
-/// remembered for at least `NONCE_MEMORY_US` (`docs/TERMINAL-API.md`, step 5), so the
-/// sweep may come late; it only keeps the table small.
-async fn sweep_old_nonces(authorizer: authorizer::Authorizer<store::SqlStore>, interval_secs: u64) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
-    loop {
-        tick.tick().await;
-        if let Err(e) = authorizer.forget_old_nonces().await {
-            tracing::warn!(error = %e, "nonce sweep failed; retrying next tick");
+            Ok(n) => tracing::info!(sweep = what, n, "swept"),
+            Err(e) => tracing::warn!(sweep = what, error = %e, "sweep failed; retrying next tick"),
         }
     }
 }
